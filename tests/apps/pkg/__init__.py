@@ -1,0 +1,1 @@
+"""Package for the dotted MODULE test (pkg.sub.wsgi)."""

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: a -Werror build and an
+# ASan+UBSan build, each running every unit and integration test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-2}
+PY=/usr/bin/python3
+
+run() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DPython3_EXECUTABLE=$PY -DHS_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$JOBS"
+  ctest --test-dir "$dir" --output-on-failure -j"$JOBS"
+}
+
+echo "== build + tests (-Werror)"
+run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build + tests (ASan + UBSan)"
+run build-asan -DCMAKE_BUILD_TYPE=Debug -DHS_SANITIZE=ON
