@@ -7,7 +7,39 @@
 
 #include <Python.h>
 
+#include <stddef.h>
+
+struct hs_app;
+struct hs_changeset;
+struct hs_watch;
 struct hs_reloader;
+
+/* New reloader for app (borrowed; may be NULL: modules are still
+ * reloaded, no app is re-read), fed by the watcher `watch` (borrowed; NULL
+ * means no barrier, the change set alone is consulted) and the change set
+ * cs (borrowed) it writes to. roots are the watched directories (copied);
+ * a module is reloadable when its file lies under one of them. Owns the
+ * import graph. No Python is touched yet. NULL with errno on failure.
+ * Thread: main. GIL: not needed. Locks: none. */
+struct hs_reloader *
+hs_reloader_new(struct hs_app *app, struct hs_watch *watch,
+                struct hs_changeset *cs, const char *const *roots,
+                size_t nroots);
+
+/* Install the import tracker (builtins.__import__, importlib.import_module,
+ * SourceFileLoader.exec_module) and bind the `_hotserve` module to r.
+ * Call it after hs_py_init and BEFORE hs_app_load imports the app, or the
+ * app's imports are missing from the graph. Returns 0, or -1 after
+ * logging why through hs_log (no Python exception left set).
+ * Thread: main. GIL: held. Locks: none (startup). */
+int
+hs_reloader_install(struct hs_reloader *r);
+
+/* Uninstall the tracker, unbind `_hotserve` and free r; NULL is fine.
+ * No request may be inside the gate (stop the HTTP daemon first).
+ * Thread: main. GIL: held. Locks: none. */
+void
+hs_reloader_free(struct hs_reloader *r);
 
 /* The request-side gate. enter: make sure every change that completed
  * before the call is applied (barrier + plan + execute, or noted as
@@ -27,5 +59,23 @@ hs_reloader_gate_leave(struct hs_reloader *r);
  * Thread: connection. GIL: held. Locks: reload lock (read) held. */
 PyObject *
 hs_reloader_failure(struct hs_reloader *r, const char **context);
+
+/* hotserve.status() as a new dict: {"generation": int (applied change
+ * generation), "reloads": int (successful), "failures": int, "last":
+ * None or {"modules": [{"name": str, "ms": float}], "total_ms": float,
+ * "trigger": [relative paths], "ok": bool, "error": None or
+ * "Type: message"}, "modules": int (project modules in the graph),
+ * "watch_mode": "inotify" | "poll" | None, "enabled": bool}. r may be
+ * NULL (reloading disabled). NULL with an exception on failure.
+ * Thread: any. GIL: held. Locks: none (the GIL orders it with reloads). */
+PyObject *
+hs_reloader_status(struct hs_reloader *r);
+
+/* The namespace module `name` had before the re-execution in progress
+ * (borrowed), or NULL (no exception) when that module is not being
+ * reloaded right now. Backs hotserve.keep().
+ * Thread: the reloading thread. GIL: held. Locks: reload write side. */
+PyObject *
+hs_reloader_previous(struct hs_reloader *r, PyObject *name);
 
 #endif

@@ -3,9 +3,10 @@
  * A plan is the importer closure of the changed nodes, condensed into
  * strongly connected components (iterative Tarjan), then ordered with
  * Kahn's algorithm where the ready component with the smallest member id
- * goes first. That makes the order a function of the graph alone, not of
- * the order edges were added in, so the same change always reloads the
- * same way. */
+ * goes first: the order of the components is a function of the graph
+ * alone, not of the order edges were added in. Inside a cycle the members
+ * follow the order a fresh import would finish them in, which depends on
+ * the order of the import statements (the order edges were added). */
 #include "reload/depgraph.h"
 
 #include <assert.h>
@@ -298,56 +299,58 @@ cmp_int(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* Binary min-heap of component ids ordered by key[c] (unique keys). */
-struct heap {
-    int *c;
-    size_t len;
-    const int *key;
+/* The ready set of Kahn's algorithm: a two-level bitmap over local
+ * indices (a component is represented by its smallest member, which is
+ * unique), so "take the smallest" is a few word scans instead of a heap
+ * walk. */
+struct ready {
+    uint64_t *bits;         /* one bit per local index */
+    uint64_t *sum;          /* one bit per nonzero word of bits */
 };
 
-static void
-heap_push(struct heap *h, int comp)
+/* Index of the lowest set bit of x (x != 0), without compiler builtins:
+ * isolate the bit, multiply by a de Bruijn sequence, look the top six
+ * bits up. */
+static int
+lowest_bit(uint64_t x)
 {
-    size_t i = h->len++;
+    static const unsigned char debruijn[64] = {
+        0, 1, 56, 2, 57, 49, 28, 3, 61, 58, 42, 50, 38, 29, 17, 4,
+        62, 47, 59, 36, 45, 43, 51, 22, 53, 39, 33, 30, 24, 18, 12, 5,
+        63, 55, 48, 27, 60, 41, 37, 16, 46, 35, 44, 21, 52, 32, 23, 11,
+        54, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+    };
 
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (h->key[h->c[p]] <= h->key[comp]) {
-            break;
-        }
-        h->c[i] = h->c[p];
-        i = p;
-    }
-    h->c[i] = comp;
+    return debruijn[((x & (~x + 1)) * 0x03f79d71b4ca8b09ull) >> 58];
 }
 
-static int
-heap_pop(struct heap *h)
+static void
+ready_add(struct ready *r, int k)
 {
-    int top = h->c[0];
-    int last = h->c[--h->len];
-    size_t i = 0;
+    size_t w = (size_t)k >> 6;
 
-    for (;;) {
-        size_t l = 2 * i + 1;
-        size_t m;
-        if (l >= h->len) {
-            break;
-        }
-        m = l;
-        if (l + 1 < h->len && h->key[h->c[l + 1]] < h->key[h->c[l]]) {
-            m = l + 1;
-        }
-        if (h->key[last] <= h->key[h->c[m]]) {
-            break;
-        }
-        h->c[i] = h->c[m];
-        i = m;
+    r->bits[w] |= 1ull << (k & 63);
+    r->sum[w >> 6] |= 1ull << (w & 63);
+}
+
+/* Remove and return the smallest member; the set must not be empty. */
+static int
+ready_pop(struct ready *r)
+{
+    size_t s = 0;
+    size_t w;
+    int b;
+
+    while (r->sum[s] == 0) {
+        s++;
     }
-    if (h->len > 0) {
-        h->c[i] = last;
+    w = s * 64 + (size_t)lowest_bit(r->sum[s]);
+    b = lowest_bit(r->bits[w]);
+    r->bits[w] &= r->bits[w] - 1;
+    if (r->bits[w] == 0) {
+        r->sum[s] &= ~(1ull << (w & 63));
     }
-    return top;
+    return (int)(w * 64 + (size_t)b);
 }
 
 struct frame {
@@ -420,12 +423,53 @@ tarjan(const struct hs_graph *g, const int *aff, const int *local, int n,
     return ncomp;
 }
 
+/* Write the members of cycle c in the order a fresh import finishes them:
+ * the member seen first (smallest id) starts, its imports run in the
+ * order they happened (edge insertion order), each module finishes after
+ * the ones it imports (post-order), and an import of a member still
+ * running is skipped, as Python hands out the partly initialised module.
+ * For "a imports b, b imports a" entered through a: b, then a. Iterative.
+ * seen must be all zero for the members. Returns the new pos. */
+static size_t
+emit_cycle(const struct hs_graph *g, const int *aff, const int *local,
+           const int *comp, int c, int first, char *seen, struct frame *fr,
+           int *order, int *group, size_t pos, int gi)
+{
+    int fp = 0;
+
+    seen[first] = 1;
+    fr[fp].v = first;
+    fr[fp].pos = 0;
+    fp++;
+    while (fp > 0) {
+        struct frame *f = &fr[fp - 1];
+        const struct node *nd = &g->nodes[aff[f->v]];
+        if (f->pos < nd->nout) {
+            int w = local[nd->out[f->pos++].to] - 1;
+            if (w >= 0 && comp[w] == c && !seen[w]) {
+                seen[w] = 1;
+                fr[fp].v = w;
+                fr[fp].pos = 0;
+                fp++;
+            }
+            continue;
+        }
+        order[pos] = aff[f->v];
+        group[pos] = gi;
+        pos++;
+        fp--;
+    }
+    return pos;
+}
+
 /* Condense the n affected nodes into components and write them to
- * order/group, dependencies first, ties by smallest member id. work holds
- * 7n ints of scratch. Returns the number of groups. */
+ * order/group, dependencies first, ties by smallest member id, members of
+ * a cycle in import order (emit_cycle). work holds 6n ints of scratch, r
+ * an empty ready set for n. Returns the number of groups. */
 static size_t
 condense(const struct hs_graph *g, const int *aff, const int *local, int n,
-         int *work, char *onstk, struct frame *fr, int *order, int *group)
+         int *work, char *onstk, struct frame *fr, struct ready *r,
+         int *order, int *group)
 {
     int *comp = work;
     int *idx = work + n;
@@ -433,7 +477,6 @@ condense(const struct hs_graph *g, const int *aff, const int *local, int n,
     int *stk = work + 3 * n;
     int *indeg = work + 4 * n;
     int *key = work + 5 * n;
-    int *heapbuf = work + 6 * n;
     int ncomp = tarjan(g, aff, local, n, comp, idx, low, stk, onstk, fr);
 
     /* Members of each component in ascending id: counting sort. */
@@ -469,20 +512,23 @@ condense(const struct hs_graph *g, const int *aff, const int *local, int n,
             }
         }
     }
-    struct heap h = { heapbuf, 0, key };
     for (int c = 0; c < ncomp; c++) {
         if (indeg[c] == 0) {
-            heap_push(&h, c);
+            ready_add(r, key[c]);
         }
     }
     size_t pos = 0;
     size_t ngroups = 0;
-    while (h.len > 0) {
-        int c = heap_pop(&h);
-        for (int k = 0; k < count[c]; k++) {
-            order[pos] = aff[members[start[c] + k]];
+    for (size_t left = (size_t)ncomp; left > 0; left--) {
+        int c = comp[ready_pop(r)];
+        if (count[c] == 1) {
+            order[pos] = aff[members[start[c]]];
             group[pos] = (int)ngroups;
             pos++;
+        } else {
+            /* onstk is all zero again once Tarjan is done. */
+            pos = emit_cycle(g, aff, local, comp, c, members[start[c]],
+                             onstk, fr, order, group, pos, (int)ngroups);
         }
         ngroups++;
         for (int k = 0; k < count[c]; k++) {
@@ -492,7 +538,7 @@ condense(const struct hs_graph *g, const int *aff, const int *local, int n,
                 int u = local[nd->in[e]] - 1;
                 assert(u >= 0);
                 if (comp[u] != c && --indeg[comp[u]] == 0) {
-                    heap_push(&h, comp[u]);
+                    ready_add(r, key[comp[u]]);
                 }
             }
         }
@@ -511,6 +557,7 @@ hs_graph_plan(const struct hs_graph *g, const int *changed, size_t nchanged,
     int *local = NULL;
     int *aff = NULL;
     int *work = NULL;
+    uint64_t *bitmap = NULL;
     char *onstk = NULL;
     struct frame *fr = NULL;
     int *order = NULL;
@@ -553,22 +600,36 @@ hs_graph_plan(const struct hs_graph *g, const int *changed, size_t nchanged,
         goto done;
     }
     /* Local indices follow node ids, so "smallest member id" is
-     * "smallest local index" below. */
-    qsort(aff, (size_t)n, sizeof(*aff), cmp_int);
+     * "smallest local index" below. A large closure is put in id order
+     * by one pass over the marks, a small one by sorting. */
+    if ((size_t)n * 16 < V) {
+        qsort(aff, (size_t)n, sizeof(*aff), cmp_int);
+    } else {
+        int k = 0;
+        for (size_t v = 0; v < V; v++) {
+            if (local[v] != 0) {
+                aff[k++] = (int)v;
+            }
+        }
+    }
     for (int i = 0; i < n; i++) {
         local[aff[i]] = i + 1;
     }
 
-    work = malloc((size_t)n * 7 * sizeof(*work));
+    size_t nbits = (size_t)n / 64 + 1;
+    work = malloc((size_t)n * 6 * sizeof(*work));
+    bitmap = calloc(nbits + nbits / 64 + 1, sizeof(*bitmap));
     onstk = calloc((size_t)n, 1);
     fr = malloc((size_t)n * sizeof(*fr));
     order = malloc((size_t)n * sizeof(*order));
     group = malloc((size_t)n * sizeof(*group));
-    if (work == NULL || onstk == NULL || fr == NULL || order == NULL
-        || group == NULL) {
+    if (work == NULL || bitmap == NULL || onstk == NULL || fr == NULL
+        || order == NULL || group == NULL) {
         goto done;
     }
-    out->ngroups = condense(g, aff, local, n, work, onstk, fr, order, group);
+    struct ready r = { bitmap, bitmap + nbits };
+    out->ngroups = condense(g, aff, local, n, work, onstk, fr, &r, order,
+                            group);
     out->order = order;
     out->group = group;
     out->len = (size_t)n;
@@ -580,6 +641,7 @@ done:
     free(local);
     free(aff);
     free(work);
+    free(bitmap);
     free(onstk);
     free(fr);
     free(order);

@@ -36,6 +36,7 @@ static void
 on_readable(uv_poll_t *h, int status, int events)
 {
     struct hs_loop *l = h->data;
+    char notice[512];
 
     (void)events;
     if (status < 0) {
@@ -45,6 +46,14 @@ on_readable(uv_poll_t *h, int status, int events)
         return;
     }
     hs_watch_sync(l->watch);
+    /* The watcher may have switched to polling (watch limit reached by a
+     * new directory): tell the user once, with the fix. */
+    if (hs_watch_notice(l->watch, notice, sizeof(notice))) {
+        hs_log(HS_LOG_WARN, "warning: %s", notice);
+    }
+    if (hs_watch_fd(l->watch) < 0) {
+        uv_poll_stop(h);
+    }
 }
 
 static void

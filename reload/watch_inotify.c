@@ -186,9 +186,13 @@ new_slot(struct hs_watch *w, size_t *slot)
     return 0;
 }
 
-/* Watch one directory. Returns 0 when it is newly watched (or a root now
- * covers a directory watched for tracked files: descend into it), 1 when
- * it was already watched (do not descend), or a negative errno. */
+/* add_dir_watch results besides 0 (newly watched, or a directory watched
+ * for tracked files that a root now covers) and negative errnos. */
+#define WATCHED_HERE 1      /* already watched under this path */
+#define WATCHED_ELSEWHERE 2 /* same directory, reached by another path */
+
+/* Watch one directory. Returns 0, WATCHED_HERE, WATCHED_ELSEWHERE or a
+ * negative errno. */
 static int
 add_dir_watch(struct hs_watch *w, const char *path, size_t root_len,
               int track_only)
@@ -202,14 +206,28 @@ add_dir_watch(struct hs_watch *w, const char *path, size_t root_len,
     }
     if (hs_intmap_get(&w->by_wd, wd, &slot)) {
         struct hs_wdir *d = &w->dirs[slot];
-        if (d->track_only && !track_only && strcmp(d->path, path) == 0) {
+        if (d->track_only && !track_only) {
+            /* A root now covers a directory of tracked files (perhaps
+             * under another name, e.g. its resolved path): the root's
+             * name wins, so its paths stay relative to the root. */
+            if (strcmp(d->path, path) != 0) {
+                copy = strdup(path);
+                if (copy == NULL || hs_strmap_put(&w->by_path, copy,
+                                                  slot) < 0) {
+                    free(copy);
+                    return -ENOMEM;
+                }
+                hs_strmap_del(&w->by_path, d->path);
+                free(d->path);
+                d->path = copy;
+            }
             d->track_only = 0;
             d->root_len = root_len;
             return 0;
         }
-        /* Same directory reached again (overlapping roots, a symlinked
-         * root): the first path wins. */
-        return 1;
+        /* Overlapping roots, a symlinked root, a bind mount: the first
+         * path wins, and not descending again avoids mount loops. */
+        return strcmp(d->path, path) == 0 ? WATCHED_HERE : WATCHED_ELSEWHERE;
     }
     if (hs_strmap_get(&w->by_path, path, &slot)) {
         /* An older directory of that name was replaced. */
@@ -299,11 +317,13 @@ entry_is_dir(DIR *d, const struct dirent *de)
  * not followed), without recursion. The watch goes on before the listing,
  * so a file created meanwhile is either listed or produces an event. With
  * report, every file found is recorded: it may have been written before
- * its directory had a watch. Returns 0, or the negative errno of watching
- * top itself; failures below top skip that directory. */
+ * its directory had a watch. With rescan, directories already watched are
+ * walked too (after lost events, to find new subdirectories). Returns 0,
+ * or the negative errno of watching top itself; failures below top skip
+ * that directory. */
 static int
 watch_tree_locked(struct hs_watch *w, const char *top, size_t root_len,
-                  int report)
+                  int report, int rescan)
 {
     char full[PATH_MAX + NAME_MAX + 2];
     char **stack = NULL;
@@ -327,6 +347,9 @@ watch_tree_locked(struct hs_watch *w, const char *top, size_t root_len,
             if (r == -ENOSPC) {
                 hs_watch_fallback_locked(w, r);
                 r = -ECANCELED;
+            }
+            if (r == WATCHED_HERE && rescan) {
+                r = 0;
             }
         }
         if (r != 0) {
@@ -391,6 +414,7 @@ handle_event(struct hs_watch *w, uint32_t m, int wd, const char *name)
 
     if (m & IN_Q_OVERFLOW) {
         hs_changeset_set_overflow_locked(w->cs);
+        w->rescan_pending = 1;
         return;
     }
     if (!hs_intmap_get(&w->by_wd, wd, &slot)) {
@@ -432,7 +456,7 @@ handle_event(struct hs_watch *w, uint32_t m, int wd, const char *name)
         }
         if (m & (IN_CREATE | IN_MOVED_TO)) {
             if (atomic_load(&w->mode) == HS_WATCH_INOTIFY) {
-                watch_tree_locked(w, full, root_len, 1);
+                watch_tree_locked(w, full, root_len, 1, 0);
             }
         } else if (m & (IN_DELETE | IN_MOVED_FROM)) {
             dir_gone(w, full, 1);
@@ -500,6 +524,17 @@ hs_watch_drain_locked(struct hs_watch *w)
         return 0;
     }
     rc = drain_into(w, buf, 1);
+    if (w->rescan_pending && atomic_load(&w->mode) == HS_WATCH_INOTIFY) {
+        /* Directories created while events were lost have no watch yet.
+         * Their files need no report: the overflow flag already says
+         * that anything may have changed. */
+        w->rescan_pending = 0;
+        for (size_t i = 0; i < w->nroots; i++) {
+            watch_tree_locked(w, w->roots[i], strlen(w->roots[i]), 0, 1);
+        }
+        /* What the new watches saw while the walk ran. */
+        drain_into(w, buf, 1);
+    }
     if (w->drop_pending) {
         /* Switched to polling: every queued event is recorded now, the
          * watches can go. The fd stays open (see struct hs_watch). */
@@ -578,7 +613,7 @@ hs_watch_add_root(struct hs_watch *w, const char *dir)
     if (atomic_load(&w->mode) == HS_WATCH_INOTIFY) {
         /* Apply what is queued first, so the map matches the disk. */
         hs_watch_drain_locked(w);
-        rc = watch_tree_locked(w, root, strlen(root), 0);
+        rc = watch_tree_locked(w, root, strlen(root), 0, 0);
         if (w->drop_pending) {
             hs_watch_drain_locked(w);
         }

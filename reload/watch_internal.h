@@ -66,6 +66,8 @@ struct hs_watch {
 
     int drop_pending;   /* switched to polling: remove the inotify watches
                            once the queued events are recorded */
+    int rescan_pending; /* events were lost: walk the roots again for
+                           directories created meanwhile */
     int recorded;       /* paths recorded by the current call */
     char notice[320];
     int has_notice;

@@ -37,7 +37,7 @@ import harness
 from harness import APPS_DIR, Server
 
 
-def _make_factory(workdir, check_exit):
+def _make_factory(workdir, check_exit, stop_timeout):
     servers = []
 
     def make(app_spec=None, *args, start=True, name='hotserve', **kw):
@@ -56,7 +56,7 @@ def _make_factory(workdir, check_exit):
                 continue
             was_running = srv.alive()
             try:
-                rc = srv.stop()
+                rc = srv.stop(timeout=stop_timeout)
             except AssertionError as exc:
                 problems.append(str(exc))
                 continue
@@ -71,7 +71,10 @@ def _make_factory(workdir, check_exit):
 
 @pytest.fixture
 def server_factory(tmp_path):
-    make, finish = _make_factory(tmp_path, check_exit=False)
+    # A test that leaves its server hanging has already failed; do not
+    # spend the whole shutdown budget on it.
+    make, finish = _make_factory(tmp_path, check_exit=False,
+                                 stop_timeout=harness.scaled(5))
     yield make
     finish()
 
@@ -79,7 +82,8 @@ def server_factory(tmp_path):
 @pytest.fixture(scope='module')
 def module_server_factory(tmp_path_factory, request):
     workdir = tmp_path_factory.mktemp(request.module.__name__)
-    make, finish = _make_factory(workdir, check_exit=True)
+    make, finish = _make_factory(workdir, check_exit=True,
+                                 stop_timeout=harness.scaled(15))
     yield make
     problems = finish()
     assert not problems, '\n\n'.join(problems)

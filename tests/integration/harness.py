@@ -20,6 +20,11 @@ The environment variables ctest sets for the suite:
     HOTSERVE_SOURCE_DIR  the repository (else derived from this file)
     HOTSERVE_PYTHON      the interpreter hotserve was built against
     HOTSERVE_SANITIZED   1 in sanitizer builds
+and one knob for people running the suite by hand:
+    HS_TEST_SERVER_ARGS  extra options for every server started through
+                         Server.start() (split on spaces), e.g. "--poll"
+                         or "--no-reload" to tell a reload problem apart
+                         from a server problem.
 Every HOTSERVE_* variable is removed from the server's environment (they
 would be read as option values: HOTSERVE_PYTHON is `--python`) unless a
 test passes it explicitly.
@@ -145,6 +150,7 @@ class Server:
         argv = [binary or find_binary()]
         if bind is not None:
             argv += ['--bind', bind]
+        argv += os.environ.get('HS_TEST_SERVER_ARGS', '').split()
         argv += [str(a) for a in args]
         if app_spec is not None:
             argv.append(app_spec)
@@ -217,7 +223,8 @@ class Server:
             self.returncode = self.proc.wait(timeout or scaled(10))
         except subprocess.TimeoutExpired:
             raise AssertionError('hotserve still running after %.1fs\n%s'
-                                 % (timeout or scaled(10), self.describe()))
+                                 % (timeout or scaled(10),
+                                    self.describe())) from None
         return self.returncode
 
     def stop(self, sig=signal.SIGTERM, timeout=None):
@@ -433,7 +440,7 @@ class RawConn:
         try:
             self.sock.sendall(data)
             return True
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:     # reset, broken pipe, timeout, closed under us
             return False
 
     def shutdown_write(self):
