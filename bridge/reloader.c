@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge/app.h"
@@ -388,6 +389,37 @@ collect(struct hs_reloader *r, const struct hs_changes *ch,
 
 /* ---- the gate ------------------------------------------------------------ */
 
+/* How long a reload waits for the requests running app code. Past it the
+ * reload is put off to the next request: a view that calls its own server
+ * and waits for the answer would otherwise deadlock with the reload. */
+#define WRITE_WAIT_S 5
+
+static int
+write_lock(struct hs_reloader *r)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += WRITE_WAIT_S;
+    return pthread_rwlock_clockwrlock(&r->lock, CLOCK_MONOTONIC, &t);
+}
+
+/* Give the changes back to the change set, so the next request retries. */
+static void
+put_back(struct hs_reloader *r, const struct hs_changes *ch)
+{
+    size_t i;
+
+    hs_changeset_lock(r->cs);
+    for (i = 0; i < ch->len; i++) {
+        hs_changeset_add_locked(r->cs, ch->paths[i]);
+    }
+    if (ch->overflow) {
+        hs_changeset_set_overflow_locked(r->cs);
+    }
+    hs_changeset_unlock(r->cs);
+}
+
 /* Take what changed and apply it. r->mu held, GIL not held. */
 static void
 apply_pending(struct hs_reloader *r)
@@ -417,13 +449,24 @@ apply_pending(struct hs_reloader *r)
         hs_log(HS_LOG_WARN, "reloader: %s", strerror(-rc));
     } else if (b.nids > 0 || b.retry) {
         /* Never wait for the reload lock with the GIL held. */
-        pthread_rwlock_wrlock(&r->lock);
+        rc = write_lock(r);
+        if (rc != 0) {
+            char trigger[512];
+            hs_reloader_trigger_text(r, &b, trigger, sizeof(trigger));
+            hs_log(HS_LOG_WARN, "reload of %s put off: requests still "
+                   "running after %d s (does a view wait for a request to "
+                   "this server?); retrying on the next request", trigger,
+                   WRITE_WAIT_S);
+            put_back(r, &ch);
+            goto done;
+        }
         hs_py_enter();
         hs_reloader_execute(r, &b);
         hs_py_leave();
         pthread_rwlock_unlock(&r->lock);
     }
     atomic_store_explicit(&r->applied, ch.gen, memory_order_release);
+done:
     batch_free(&b);
     hs_changes_free(&ch);
 }

@@ -1,7 +1,15 @@
 /* Applies file changes to the running interpreter before requests run.
  * Owns the reload lock (rw): requests hold the read side while app code
  * runs, a reload takes the write side. Lock order: reload lock -> GIL;
- * the change-set mutex is a leaf. */
+ * the change-set mutex is a leaf.
+ *
+ * In detail the gate takes, in this order: an internal mutex serialising
+ * reloads (only when the change generation moved), the change-set mutex
+ * (briefly, to take the changes), the GIL (to map paths to modules), and
+ * only when a loaded project module is affected the write side, then the
+ * GIL again to execute. Changes to non-Python files or to files no module
+ * was loaded from never wait for the write side. What a reload does is
+ * described at the top of bridge/reloader.c. */
 #ifndef HS_RELOADER_H
 #define HS_RELOADER_H
 
@@ -17,7 +25,7 @@ struct hs_reloader;
 /* New reloader for app (borrowed; may be NULL: modules are still
  * reloaded, no app is re-read), fed by the watcher `watch` (borrowed; NULL
  * means no barrier, the change set alone is consulted) and the change set
- * cs (borrowed) it writes to. roots are the watched directories (copied);
+ * cs (borrowed) the watcher writes to. roots are the watched directories (copied);
  * a module is reloadable when its file lies under one of them. Owns the
  * import graph. No Python is touched yet. NULL with errno on failure.
  * Thread: main. GIL: not needed. Locks: none. */

@@ -31,9 +31,6 @@ hs_reloader_relpath(const struct hs_reloader *r, const char *path)
     return path;
 }
 
-
-/* ---- reporting ----------------------------------------------------------- */
-
 static void
 append(char *buf, size_t cap, size_t *len, const char *s)
 {

@@ -21,6 +21,8 @@
 #include "server/uri.h"
 
 #define HS_MAX_HEADERS 1024
+/* How much of a streamed body a HEAD request runs to learn its length. */
+#define HS_HEAD_DRAIN_MAX (64u * 1024 * 1024)
 
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -157,6 +159,16 @@ collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
         value = "";
         value_size = 0;
     }
+    /* RFC 9110 5.5: leading and trailing whitespace is not part of the
+     * field value (MHD strips only the leading part). */
+    while (value_size > 0
+           && (value[value_size - 1] == ' ' || value[value_size - 1] == '\t')) {
+        value_size--;
+    }
+    while (value_size > 0 && (value[0] == ' ' || value[0] == '\t')) {
+        value++;
+        value_size--;
+    }
     if (!is_token(key, key_size)) {
         col->bad = 1;
     }
@@ -211,13 +223,41 @@ body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 static struct MHD_Response *
-make_response(struct hs_request *r)
+make_response(struct hs_request *r, int is_head)
 {
     struct hs_wsgi_response *w = &r->resp;
     struct MHD_Response *resp = NULL;
     uint64_t size = w->content_length < 0 ? MHD_SIZE_UNKNOWN
                                           : (uint64_t)w->content_length;
 
+    if (is_head && w->kind == HS_RESP_STREAM && w->content_length < 0) {
+        /* MHD 0.9.75 writes the final "0" chunk of a chunked response even
+         * for HEAD, corrupting the next response on the connection. Run
+         * the body as a GET would (gunicorn does the same) to learn its
+         * length; the reader is never called for HEAD. A body too long to
+         * measure gets an HTTP/1.0-style close-delimited head instead. */
+        char buf[16384];
+        uint64_t total = 0;
+        ssize_t n;
+
+        while (total < HS_HEAD_DRAIN_MAX
+               && (n = hs_wsgi_read(w, buf, sizeof(buf))) > 0) {
+            total += (uint64_t)n;
+        }
+        if (total < HS_HEAD_DRAIN_MAX) {
+            return MHD_create_response_from_callback(total, 1024,
+                                                     body_reader, r, NULL);
+        }
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024,
+                                                 body_reader, r, NULL);
+        if (resp != NULL
+            && MHD_set_response_options(resp, MHD_RF_HTTP_1_0_SERVER,
+                                        MHD_RO_END) != MHD_YES) {
+            MHD_destroy_response(resp);
+            resp = NULL;
+        }
+        return resp;
+    }
     switch (w->kind) {
     case HS_RESP_BUFFER:
         resp = MHD_create_response_from_buffer(w->buf_len, (void *)w->buf,
@@ -294,7 +334,7 @@ dispatch(struct hs_server *s, struct MHD_Connection *c,
     hs_wsgi_call(s->wsgi, &req, &r->resp);
     free(path);
     r->responded = 1;
-    resp = make_response(r);
+    resp = make_response(r, strcmp(method, "HEAD") == 0);
     for (i = 0; resp != NULL && i < r->resp.nheaders; i++) {
         const struct hs_header *h = &r->resp.headers[i];
         if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES) {
@@ -441,7 +481,7 @@ int
 hs_http_stop(struct hs_server *s, unsigned timeout_s)
 {
     struct timespec deadline;
-    int fd = -1;
+    int fd = -1, timed_out = 0;
 
     if (s->daemon == NULL) {
         return -1;
@@ -455,11 +495,18 @@ hs_http_stop(struct hs_server *s, unsigned timeout_s)
         if (pthread_cond_timedwait(&s->inflight_cv, &s->inflight_mu,
                                    &deadline) == ETIMEDOUT) {
             hs_log(HS_LOG_WARN, "warning: %u request(s) still running "
-                   "after %u s; closing them", s->inflight, timeout_s);
+                   "after %u s (--shutdown-timeout); exiting without "
+                   "waiting for them", s->inflight, timeout_s);
+            timed_out = 1;
             break;
         }
     }
     pthread_mutex_unlock(&s->inflight_mu);
+    if (timed_out) {
+        /* A view that does not return cannot be interrupted: joining its
+         * thread would wait forever, which is what the bound is for. */
+        return -ETIMEDOUT;
+    }
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     return fd;

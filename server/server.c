@@ -221,6 +221,10 @@ hs_server_run(struct hs_server *s)
     status = 0;
 out:
     fd = hs_http_stop(s, s->cfg.shutdown_timeout);
+    if (fd == -ETIMEDOUT) {
+        fflush(stdout);
+        _exit(status);
+    }
     if (fd >= 0 && fd != s->listen_fd) {
         close(fd);
     }

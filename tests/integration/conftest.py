@@ -18,8 +18,10 @@ RawConn, raw_request, http, wait_until, scaled, APPS_DIR`). Fixtures:
                          def srv(module_server_factory):
                              return module_server_factory('wsgi_suite')
                      At module teardown each server gets SIGTERM and must
-                     exit with status 0 (a sanitizer report or an unclean
-                     shutdown shows up as a teardown error with the logs).
+                     exit with status 0, and one that died on its own
+                     during the module is reported too (a crash, a
+                     sanitizer report or an unclean shutdown shows up as
+                     a teardown error with the logs).
     suite_server     (module) hotserve serving tests/apps/wsgi_suite.py
                      with default options.
     apps_dir         the tests/apps directory (cwd of servers by default).
@@ -55,6 +57,11 @@ def _make_factory(workdir, check_exit, stop_timeout):
             if srv.proc is None:
                 continue
             was_running = srv.alive()
+            if check_exit and not was_running and not srv.stop_requested:
+                problems.append('hotserve died during the module (status '
+                                '%s)\n%s' % (srv.proc.returncode,
+                                              srv.describe()))
+                continue
             try:
                 rc = srv.stop(timeout=stop_timeout)
             except AssertionError as exc:

@@ -122,6 +122,9 @@ class Server:
     that expect the process to fail, or that run without a banner: use
     wait_exit() / wait_listening()).
 
+    stop_requested tells whether this object ever signalled the process
+    (the module fixture reports a server that died on its own).
+
     Only this object's own process is ever signalled (by pid, never by
     name); the process runs in its own session so terminal signals aimed
     at pytest do not reach it.
@@ -135,6 +138,7 @@ class Server:
         self.argv = None
         self.host = self.port = self.url = None
         self.returncode = None
+        self.stop_requested = False   # a signal came from this object
         self._seq = 0
         self.stdout_path = self.stderr_path = None
 
@@ -157,6 +161,7 @@ class Server:
         self.argv = argv
         self.host = self.port = self.url = None
         self.returncode = None
+        self.stop_requested = False
         with open(self.stdout_path, 'wb') as out, \
                 open(self.stderr_path, 'wb') as err:
             self.proc = subprocess.Popen(
@@ -214,6 +219,7 @@ class Server:
 
     def send_signal(self, sig):
         if self.alive():
+            self.stop_requested = True
             self.proc.send_signal(sig)
 
     def wait_exit(self, timeout=None):
@@ -234,6 +240,7 @@ class Server:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
+            self.stop_requested = True
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout or scaled(15))
@@ -248,6 +255,7 @@ class Server:
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
+            self.stop_requested = True
             self.proc.kill()
             self.proc.wait(10)
         if self.proc is not None:

@@ -28,6 +28,13 @@ Invalid fixtures: the server answers with a 4xx/5xx or closes the
 connection without answering; never a 2xx. The client half-closes after
 sending, so a server waiting for more bytes sees the end of input.
 
+Host variants: hotserve may answer an HTTP/1.1 request without Host with
+400 (it does), which would stop many fixtures before the part they test
+(chunk sizes, field syntax). So every fixture whose first request line
+ends in HTTP/1.1 and that has no Host field runs a second time as
+"KEY+host", with `Host: example.test` inserted after the first line; the
+expectation is the same plus that header.
+
 Where gunicorn's verdict is its own policy rather than an RFC requirement
 (non-empty cfg, PROXY protocol, gunicorn's size limits, lenient or strict
 choices the RFCs leave open) the POLICY table below gives hotserve's
@@ -330,15 +337,37 @@ def policy_for(key):
     return P('reject', 'as gunicorn: %s' % FIXTURES[key]['error'])
 
 
-def expected_requests(key, pol, data):
+def expected_requests(key, pol, data, host=False):
     base = FIXTURES[key].get('requests')
-    if pol.requests is None:
-        return base
     if pol.requests == 'parse':
-        return simple_parse(data)
-    if callable(pol.requests):
-        return pol.requests(base)
-    return pol.requests
+        return simple_parse(data)      # data already has the Host line
+    if pol.requests is None:
+        reqs = base
+    elif callable(pol.requests):
+        reqs = pol.requests(base)
+    else:
+        reqs = pol.requests
+    if host and reqs:
+        first = dict(reqs[0], headers=[['HOST', HOST_VALUE]] +
+                     list(reqs[0]['headers']))
+        reqs = [first] + list(reqs[1:])
+    return reqs
+
+
+HOST_VALUE = 'example.test'
+
+
+def needs_host(data):
+    """First request line says HTTP/1.1 and no Host field follows."""
+    first, _, rest = data.partition(b'\r\n')
+    head = rest.split(b'\r\n\r\n', 1)[0]
+    return first.endswith(b' HTTP/1.1') and \
+        not re.search(rb'(^|\r\n)host:', head, re.I)
+
+
+def with_host(data):
+    first, sep, rest = data.partition(b'\r\n')
+    return first + sep + b'Host: ' + HOST_VALUE.encode() + b'\r\n' + rest
 
 
 # -- comparison --------------------------------------------------------------
@@ -419,8 +448,8 @@ def srv(module_server_factory):
     return module_server_factory('echo_app')
 
 
-def run_echo(srv, key, pol, data):
-    exps = expected_requests(key, pol, data)
+def run_echo(srv, key, pol, data, host=False):
+    exps = expected_requests(key, pol, data, host)
     assert exps, 'no expected requests for %s' % key
     with RawConn(srv.port) as c:
         c.try_send(data)
@@ -494,15 +523,27 @@ def run_reject(srv, pol, data):
             assert 400 <= first < 600, responses[0]
 
 
+HOST_VARIANTS = sorted(k for k in FIXTURES if needs_host(fixture_bytes(k)))
+
+
 @pytest.mark.parametrize('key', sorted(FIXTURES))
 def test_fixture(srv, key):
+    check_fixture(srv, key, fixture_bytes(key))
+
+
+@pytest.mark.parametrize('key', HOST_VARIANTS,
+                         ids=[k + '+host' for k in HOST_VARIANTS])
+def test_fixture_with_host(srv, key):
+    check_fixture(srv, key, with_host(fixture_bytes(key)), host=True)
+
+
+def check_fixture(srv, key, data, host=False):
     pol = policy_for(key)
-    data = fixture_bytes(key)
     try:
         if pol.expect == 'reject':
             run_reject(srv, pol, data)
         else:
-            run_echo(srv, key, pol, data)
+            run_echo(srv, key, pol, data, host)
     except AssertionError as exc:
         raise AssertionError('%s [%s: %s]\nsent: %r' % (
             exc, pol.expect, pol.why, data[:600])) from None

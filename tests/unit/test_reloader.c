@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +236,23 @@ failure(struct fx *f)
     hs_py_leave();
     hs_reloader_gate_leave(f->r);
     return strdup(buf);
+}
+
+/* Bind the failure on record (or None) to `failure` in __main__. */
+static void
+failure_to_main(struct fx *f)
+{
+    const char *ctx = NULL;
+    PyObject *exc;
+
+    hs_reloader_gate_enter(f->r);
+    hs_py_enter();
+    exc = hs_reloader_failure(f->r, &ctx);
+    PyDict_SetItemString(main_dict(), "failure",
+                         exc != NULL ? exc : Py_None);
+    Py_XDECREF(exc);
+    hs_py_leave();
+    hs_reloader_gate_leave(f->r);
 }
 
 static void
@@ -477,6 +495,31 @@ test_deleted_module_fails_importers(void **state)
 }
 
 static void
+test_deleted_leaf_is_forgotten(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    write_file("t_leaf.py", "X = 1\n");
+    start(&f, NULL, NULL, 0);
+    py_exec("import t_leaf");
+    remove_file("t_leaf.py");
+    changed(&f, "t_leaf.py");
+    request(&f);
+    expect_failure_contains(&f, NULL);
+    expect("'t_leaf' in __import__('sys').modules", "False");
+    expect("__import__('hotserve').status()['last']['deleted']",
+           "['t_leaf']");
+    /* Created again: importing it works from the new file. */
+    write_file("t_leaf.py", "X = 2\n");
+    changed(&f, "t_leaf.py");
+    request(&f);
+    py_exec("import t_leaf");
+    expect("t_leaf.X", "2");
+    stop(&f);
+}
+
+static void
 test_missing_module_created_later_is_retried(void **state)
 {
     struct fx f;
@@ -491,6 +534,10 @@ test_missing_module_created_later_is_retried(void **state)
     request(&f);
     expect_failure_contains(&f, "No module named 't_new.later'");
     expect("t_new.main.X", "1");
+    /* The error page names the importing line, not importlib's frames. */
+    failure_to_main(&f);
+    expect("__import__('traceback').extract_tb(failure.__traceback__)[-1]"
+           "[0].endswith('t_new/main.py')", "True");
     write_file("t_new/later.py", "Y = 42\n");
     changed(&f, "t_new/later.py");
     request(&f);
@@ -843,6 +890,72 @@ test_hooks_are_removed_on_free(void **state)
     expect("[a is b for a, b in zip(hooks(), orig)]", "[True, True, True]");
 }
 
+struct holder {
+    struct hs_reloader *r;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inside;
+    int release;
+};
+
+/* A request that stays inside the gate (running app code) until told. */
+static void *
+hold_read_side(void *arg)
+{
+    struct holder *h = arg;
+
+    hs_reloader_gate_enter(h->r);
+    pthread_mutex_lock(&h->mu);
+    h->inside = 1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release) {
+        pthread_cond_wait(&h->cv, &h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+    hs_reloader_gate_leave(h->r);
+    return NULL;
+}
+
+static void
+test_reload_blocked_by_a_request_is_put_off(void **state)
+{
+    struct fx f;
+    struct holder h;
+    pthread_t t;
+
+    (void)state;
+    write_file("t_wait.py", "V = 1\n");
+    start(&f, NULL, NULL, 0);
+    py_exec("import t_wait");
+    memset(&h, 0, sizeof(h));
+    h.r = f.r;
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    assert_int_equal(pthread_create(&t, NULL, hold_read_side, &h), 0);
+    pthread_mutex_lock(&h.mu);
+    while (!h.inside) {
+        pthread_cond_wait(&h.cv, &h.mu);
+    }
+    pthread_mutex_unlock(&h.mu);
+    /* Like a view waiting for a request to its own server: the reload
+     * cannot get the write side; after the bounded wait the request goes
+     * on and the change stays pending. */
+    write_file("t_wait.py", "V = 2\n");
+    changed(&f, "t_wait.py");
+    request(&f);
+    expect("t_wait.V", "1");
+    pthread_mutex_lock(&h.mu);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    request(&f);
+    expect("t_wait.V", "2");
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    stop(&f);
+}
+
 /* ---- fixture ------------------------------------------------------------- */
 
 static int
@@ -907,6 +1020,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_runtime_error_restores_every_module),
         cmocka_unit_test(test_same_size_edits_and_stale_pyc),
         cmocka_unit_test(test_deleted_module_fails_importers),
+        cmocka_unit_test(test_deleted_leaf_is_forgotten),
         cmocka_unit_test(test_missing_module_created_later_is_retried),
         cmocka_unit_test(test_unrelated_changes_do_nothing),
         cmocka_unit_test(test_reload_hooks_are_called),
@@ -921,6 +1035,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_callbacks_and_caches_after_reload),
         cmocka_unit_test(test_overflow_compares_files),
         cmocka_unit_test(test_hooks_are_removed_on_free),
+        cmocka_unit_test(test_reload_blocked_by_a_request_is_put_off),
     };
 
     if (argc > 1) {
