@@ -18,6 +18,10 @@
  * Output, one line per target:
  *   target LABEL nodes N edges E plan LEN drain_p50_us X drain_p95_us X
  *   plan_p50_us X plan_p95_us X total_p50_us X total_p95_us X
+ * then the barrier's cost when nothing changed (what every request pays):
+ *   idle inotify sync_p50_us X sync_p95_us X
+ *   idle poll files N sync_p50_us X sync_p95_us X
+ * (poll: a --poll watcher tracking every module file, as hotserve does).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +40,8 @@
 
 #define MAX_TARGETS 8
 #define WARMUP 20
+#define IDLE_ITERS 20000
+#define IDLE_POLL_ITERS 200
 
 struct target {
     char label[64];
@@ -127,7 +133,7 @@ read_graph(struct bench *b, const char *path)
                 goto bad;
             }
             snprintf(b->targets[b->ntargets].label,
-                     sizeof(b->targets[0].label), "%s", a);
+                     sizeof(b->targets[0].label), "%.63s", a);
             b->targets[b->ntargets++].id = x;
             continue;
         }
@@ -234,6 +240,69 @@ round_once(struct bench *b, struct hs_watch *w, struct hs_changeset *cs,
     return len;
 }
 
+/* Time hs_watch_sync with nothing to report, iters times; prints one
+ * line. Returns 0 or -1. */
+static int
+idle_sync(struct hs_watch *w, long iters, const char *label, size_t files)
+{
+    uint64_t *t = calloc((size_t)iters, sizeof(*t));
+    long i;
+
+    if (t == NULL) {
+        return -1;
+    }
+    for (i = 0; i < iters; i++) {
+        uint64_t t0 = now_ns();
+        int rc = hs_watch_sync(w);
+        t[i] = now_ns() - t0;
+        if (rc != 0) {
+            fprintf(stderr, "reload_plan: idle %s sync reported %d "
+                    "changes\n", label, rc);
+            free(t);
+            return -1;
+        }
+    }
+    qsort(t, (size_t)iters, sizeof(*t), cmp_u64);
+    if (files > 0) {
+        printf("idle %s files %zu sync_p50_us %.2f sync_p95_us %.2f\n",
+               label, files, pct_us(t, (size_t)iters, 50),
+               pct_us(t, (size_t)iters, 95));
+    } else {
+        printf("idle %s sync_p50_us %.2f sync_p95_us %.2f\n", label,
+               pct_us(t, (size_t)iters, 50), pct_us(t, (size_t)iters, 95));
+    }
+    free(t);
+    return 0;
+}
+
+/* The polling barrier: a --poll watcher tracking every module file. */
+static int
+idle_poll(struct bench *b, const struct hs_pathfilter *filter)
+{
+    struct hs_changeset *pcs = hs_changeset_new();
+    struct hs_watch *pw = pcs != NULL ? hs_watch_new(pcs, filter, 1) : NULL;
+    size_t i, n = hs_graph_count(b->graph);
+    int rc = -1;
+
+    if (pw == NULL || hs_watch_add_root(pw, b->root) < 0) {
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (hs_watch_track(pw, hs_graph_file(b->graph, (int)i)) < 0) {
+            goto out;
+        }
+    }
+    hs_watch_sync(pw);
+    rc = idle_sync(pw, IDLE_POLL_ITERS, "poll", n);
+out:
+    if (rc < 0) {
+        fprintf(stderr, "reload_plan: polling watcher failed\n");
+    }
+    hs_watch_free(pw);
+    hs_changeset_free(pcs);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -306,6 +375,10 @@ main(int argc, char **argv)
                                                        95),
                pct_us(total, (size_t)iters, 50), pct_us(total, (size_t)iters,
                                                         95));
+    }
+    if (idle_sync(w, IDLE_ITERS, "inotify", 0) < 0
+        || idle_poll(&b, filter) < 0) {
+        goto out;
     }
     rc = 0;
 out:

@@ -50,14 +50,16 @@ log_exception(PyObject *mod, PyObject *exc, const char *context)
 
 PyObject *
 hs_errpage_render(PyObject *exc, const char *context, int want_html,
-                  const char **ctype)
+                  int log, const char **ctype)
 {
     PyObject *saved = hs_err_take();   /* keep nothing pending */
     PyObject *mod, *res = NULL, *body = NULL;
 
     mod = PyImport_ImportModule("hotserve._errpage");
     if (mod != NULL) {
-        log_exception(mod, exc, context);
+        if (log) {
+            log_exception(mod, exc, context);
+        }
         res = PyObject_CallMethod(mod, "render", "Osi", exc, context,
                                   want_html);
     }

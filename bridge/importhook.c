@@ -1,5 +1,13 @@
-/* The import tracker: builtins.__import__ hook, importlib.import_module
- * wrapper and the executing-module stack, feeding the import graph. */
+/* The import tracker's hooks: builtins.__import__, the
+ * importlib.import_module wrapper and SourceFileLoader.exec_module (which
+ * keeps the executing-module stack and measures module bodies), and their
+ * installation. Files and project modules are in importhook_files.c, the
+ * per-thread stack and the journal in importhook_stack.c.
+ *
+ * Cost: an import statement run by a module that is not project code,
+ * while no project module body runs, pays a call through this hook and
+ * two dict lookups; the hook calls PyImport_ImportModuleLevelObject
+ * directly when the original is the real builtin. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -154,12 +162,34 @@ id_of(struct hs_importhook *h, PyObject *name)
     return (int)PyLong_AsLong(v);
 }
 
+/* Whether "from module import item" will fail for want of a submodule:
+ * the name is neither in the module's namespace (without running a
+ * module __getattr__, which may do anything) nor a loaded submodule. */
+static int
+lacks_name(PyObject *module, PyObject *item, const char *sub)
+{
+    PyObject *d;
+    int r = 0;
+
+    if (!PyModule_Check(module) || (d = PyModule_GetDict(module)) == NULL) {
+        return 0;
+    }
+    if (PyDict_GetItemWithError(d, item) == NULL && !PyErr_Occurred()
+        && PyDict_GetItemString(d, "__getattr__") == NULL
+        && PyDict_GetItemString(PyImport_GetModuleDict(), sub) == NULL) {
+        r = 1;
+    }
+    PyErr_Clear();
+    return r;
+}
+
 /* Record the edges of one __import__(name, globals, locals, fromlist,
  * level) call made by module `importer`. Most imports a project module
  * makes are of library modules: those cost a dict lookup or two. */
 static void
 record_import(struct hs_importhook *h, int importer, PyObject *name,
-              PyObject *globals, PyObject *fromlist, PyObject *level)
+              PyObject *globals, PyObject *fromlist, PyObject *level,
+              PyObject *res)
 {
     PyObject *pkg = NULL, *base = NULL;
     const char *cbase, *pname, *cname;
@@ -231,6 +261,11 @@ record_import(struct hs_importhook *h, int importer, PyObject *name,
         tid = hs_graph_find(h->graph, buf);
         if (tid >= 0) {
             hs_graph_add_edge(h->graph, importer, tid, HS_EDGE_HOLDS);
+        } else if (res != NULL && lacks_name(res, item, buf)) {
+            /* IMPORT_FROM is about to fail: the user will create it. */
+            PyObject *sub = PyUnicode_FromString(buf);
+            hs_importhook_track_missing(h, sub);
+            Py_XDECREF(sub);
         }
     }
 done:
@@ -238,6 +273,23 @@ done:
     free(rel);
     Py_XDECREF(base);
     Py_XDECREF(pkg);
+}
+
+/* A project module's import failed: if a module was not found, watch
+ * where it would be created. */
+static void
+track_if_missing(struct hs_importhook *h, struct hs_pending *p)
+{
+    PyObject *exc = hs_pending_value(p), *name;
+
+    if (exc == NULL
+        || !PyErr_GivenExceptionMatches(exc, PyExc_ModuleNotFoundError)) {
+        return;
+    }
+    name = PyObject_GetAttrString(exc, "name");
+    hs_importhook_track_missing(h, name);
+    Py_XDECREF(name);
+    PyErr_Clear();
 }
 
 /* builtins.__import__(name, globals=None, locals=None, fromlist=(),
@@ -288,7 +340,10 @@ import_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                              > 0) {
         record_import(h, importer, arg_at(args, nargs, kwnames, 0, "name"),
                       globals, arg_at(args, nargs, kwnames, 3, "fromlist"),
-                      arg_at(args, nargs, kwnames, 4, "level"));
+                      arg_at(args, nargs, kwnames, 4, "level"), res);
+        if (res == NULL) {
+            track_if_missing(h, &pending);
+        }
     }
     if (res == NULL) {
         hs_pending_restore(&pending);
@@ -335,13 +390,17 @@ import_module_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
         }
     }
     PyErr_Clear();
-    if (target != NULL && (tid = hs_graph_find(h->graph, target)) >= 0) {
+    tid = target != NULL ? hs_graph_find(h->graph, target) : -1;
+    if (tid >= 0 || res == NULL) {
         importer = hs_importhook_stack_top(h);
         if (importer < 0) {
             importer = module_of_globals(h, PyEval_GetGlobals());
         }
-        if (importer >= 0) {
+        if (importer >= 0 && tid >= 0) {
             hs_graph_add_edge(h->graph, importer, tid, HS_EDGE_HOLDS);
+        }
+        if (importer >= 0 && res == NULL) {
+            track_if_missing(h, &pending);
         }
     }
     free(target);
@@ -373,6 +432,7 @@ exec_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
         PyErr_Clear();
         return PyObject_Vectorcall(h->orig_exec, args, nargs, kwnames);
     }
+    hs_importhook_drop_suspect_pyc(h, args[1]);
     res = PyObject_Vectorcall(h->orig_exec, args, nargs, kwnames);
     if (res == NULL) {
         hs_pending_save(&pending);

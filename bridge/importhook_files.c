@@ -1,6 +1,8 @@
 /* The import tracker's knowledge of files: which files are project code,
- * their signatures (for an inotify overflow), and giving each project
- * module its graph node, file and watch. */
+ * their signatures (for an inotify overflow), giving each project module
+ * its graph node, file and watch, removing a .pyc that may be stale before
+ * a project module loads, and watching where a missing module would be
+ * created (the polling backend only stats tracked files). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -8,6 +10,8 @@
 #include "bridge/importhook_int.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,12 +49,46 @@ has_component(const char *path, const char *name)
     return 0;
 }
 
+/* Whether the resolved path real lies in the project: under a root, not
+ * in installed packages or the interpreter's own directories. */
+static int
+in_project(const struct hs_importhook *h, const char *real)
+{
+    const char *root = NULL;
+    size_t rlen = 0, i;
+
+    for (i = 0; i < h->nroots; i++) {
+        size_t l = strlen(h->roots[i]);
+        if (l > rlen && is_under(real, h->roots[i], l)) {
+            root = h->roots[i];
+            rlen = l;
+        }
+    }
+    if (root == NULL) {
+        return 0;
+    }
+    /* Installed packages are never project code, even inside a root
+     * (a venv in the project directory). */
+    if (has_component(real + rlen - 1, "site-packages")
+        || has_component(real + rlen - 1, "dist-packages")) {
+        return 0;
+    }
+    for (i = 0; i < h->nexcl; i++) {
+        size_t l = strlen(h->excl[i]);
+        /* An interpreter directory counts only when it lies inside the
+         * root; a root inside it (a project under /usr/src) is fine. */
+        if (is_under(real, h->excl[i], l) && !is_under(root, h->excl[i], l)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 char *
 hs_importhook_project_path(const struct hs_importhook *h, const char *file)
 {
     char *real;
-    const char *root = NULL;
-    size_t rlen = 0, n, i;
+    size_t n;
 
     if (h == NULL || file == NULL) {
         return NULL;
@@ -60,37 +98,11 @@ hs_importhook_project_path(const struct hs_importhook *h, const char *file)
         return NULL;
     }
     real = realpath(file, NULL);
-    if (real == NULL) {
-        return NULL;
-    }
-    for (i = 0; i < h->nroots; i++) {
-        size_t l = strlen(h->roots[i]);
-        if (l > rlen && is_under(real, h->roots[i], l)) {
-            root = h->roots[i];
-            rlen = l;
-        }
-    }
-    if (root == NULL) {
-        goto no;
-    }
-    /* Installed packages are never project code, even inside a root
-     * (a venv in the project directory). */
-    if (has_component(real + rlen - 1, "site-packages")
-        || has_component(real + rlen - 1, "dist-packages")) {
-        goto no;
-    }
-    for (i = 0; i < h->nexcl; i++) {
-        size_t l = strlen(h->excl[i]);
-        /* An interpreter directory counts only when it lies inside the
-         * root; a root inside it (a project under /usr/src) is fine. */
-        if (is_under(real, h->excl[i], l) && !is_under(root, h->excl[i], l)) {
-            goto no;
-        }
+    if (real != NULL && !in_project(h, real)) {
+        free(real);
+        real = NULL;
     }
     return real;
-no:
-    free(real);
-    return NULL;
 }
 
 int
@@ -285,6 +297,52 @@ done:
     return id;
 }
 
+static int64_t
+ns_of(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void
+hs_importhook_drop_suspect_pyc(struct hs_importhook *h, PyObject *module)
+{
+    PyObject *spec, *origin = NULL, *cached = NULL, *ob = NULL, *cb = NULL;
+    struct stat src, pyc;
+
+    spec = PyObject_GetAttr(module, h->s_spec);
+    if (spec == NULL || spec == Py_None) {
+        goto done;
+    }
+    origin = PyObject_GetAttr(spec, h->s_origin);
+    cached = PyObject_GetAttrString(spec, "cached");
+    if (origin == NULL || cached == NULL || !PyUnicode_Check(origin)
+        || !PyUnicode_Check(cached)) {
+        goto done;
+    }
+    ob = PyUnicode_EncodeFSDefault(origin);
+    cb = PyUnicode_EncodeFSDefault(cached);
+    if (ob == NULL || cb == NULL || stat(PyBytes_AS_STRING(cb), &pyc) != 0
+        || stat(PyBytes_AS_STRING(ob), &src) != 0) {
+        goto done;
+    }
+    /* The loader trusts a .pyc whose recorded source mtime (whole
+     * seconds) and size match: a same-size edit in the same second, or
+     * an mtime put back by a tool, passes. The source's ctime cannot be
+     * put back: a .pyc written before it may be stale. */
+    if (ns_of(pyc.st_mtim) < ns_of(src.st_ctim)
+        && unlink(PyBytes_AS_STRING(cb)) == 0) {
+        hs_log(HS_LOG_DEBUG, "removed possibly stale %s",
+               PyBytes_AS_STRING(cb));
+    }
+done:
+    PyErr_Clear();
+    Py_XDECREF(cb);
+    Py_XDECREF(ob);
+    Py_XDECREF(cached);
+    Py_XDECREF(origin);
+    Py_XDECREF(spec);
+}
+
 /* Directories of the interpreter itself: never project code. */
 int
 hs_importhook_find_dirs(struct hs_importhook *h)
@@ -373,3 +431,92 @@ hs_importhook_scan_loaded(struct hs_importhook *h)
     Py_DECREF(items);
     return 0;
 }
+
+/* ---- modules that do not exist yet ------------------------------------- */
+
+#define MISSING_DIRS_MAX 16
+
+static void
+track_candidate(struct hs_importhook *h, const char *dir, const char *last,
+                const char *fmt)
+{
+    struct hs_watch *w = h->watch;
+    char path[PATH_MAX];
+    int rc;
+
+    if ((size_t)snprintf(path, sizeof(path), fmt, dir, last)
+        >= sizeof(path)) {
+        return;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = hs_watch_track(w, path);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        hs_log(HS_LOG_DEBUG, "cannot track %s: %s", path, strerror(-rc));
+    }
+}
+
+void
+hs_importhook_track_missing(struct hs_importhook *h, PyObject *name)
+{
+    PyObject *dirs = NULL, *parent = NULL, *mods, *pkg;
+    Py_ssize_t len, dot, i, n;
+    const char *last;
+
+    if (h->watch == NULL || name == NULL || !PyUnicode_Check(name)) {
+        return;
+    }
+    len = PyUnicode_GET_LENGTH(name);
+    dot = PyUnicode_FindChar(name, '.', 0, len, -1);
+    if (dot == -2) {
+        goto done;
+    }
+    if (dot >= 0) {
+        /* A submodule: where its package looks for it. */
+        parent = PyUnicode_Substring(name, 0, dot);
+        mods = PyImport_GetModuleDict();                /* borrowed */
+        pkg = parent != NULL ? PyDict_GetItemWithError(mods, parent) : NULL;
+        if (pkg == NULL) {
+            goto done;
+        }
+        dirs = PyObject_GetAttrString(pkg, "__path__");
+        last = PyUnicode_AsUTF8(name);
+        if (last != NULL) {
+            last = strrchr(last, '.') + 1;
+        }
+    } else {
+        dirs = Py_XNewRef(PySys_GetObject("path"));     /* borrowed */
+        last = PyUnicode_AsUTF8(name);
+    }
+    if (dirs == NULL || last == NULL) {
+        goto done;
+    }
+    /* A namespace package's __path__ is not a list. */
+    Py_SETREF(dirs, PySequence_List(dirs));
+    if (dirs == NULL) {
+        goto done;
+    }
+    n = PyList_GET_SIZE(dirs);
+    for (i = 0; i < n && i < MISSING_DIRS_MAX; i++) {
+        PyObject *d = PyList_GET_ITEM(dirs, i), *b;
+        char *real;
+        if (!PyUnicode_Check(d)
+            || (b = PyUnicode_EncodeFSDefault(d)) == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        real = realpath(PyBytes_AS_STRING(b)[0] ? PyBytes_AS_STRING(b) : ".",
+                        NULL);
+        Py_DECREF(b);
+        if (real != NULL && in_project(h, real)) {
+            track_candidate(h, real, last, "%s/%s.py");
+            track_candidate(h, real, last, "%s/%s/__init__.py");
+        }
+        free(real);
+    }
+done:
+    PyErr_Clear();
+    Py_XDECREF(dirs);
+    Py_XDECREF(parent);
+}
+

@@ -115,6 +115,19 @@ hs_pending_save(struct hs_pending *p)
 #endif
 }
 
+/* The pending exception's instance (borrowed), if it is one. */
+static inline PyObject *
+hs_pending_value(struct hs_pending *p)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return p->exc;
+#else
+    return p->value != NULL && PyExceptionInstance_Check(p->value)
+               ? p->value
+               : NULL;
+#endif
+}
+
 static inline void
 hs_pending_restore(struct hs_pending *p)
 {
@@ -142,10 +155,25 @@ hs_importhook_find_dirs(struct hs_importhook *h);
 int
 hs_importhook_register_module(struct hs_importhook *h, PyObject *module);
 
+/* Before project module `module` is loaded: remove its .pyc when it is
+ * older than the source's last inode change (ctime), since the loader's
+ * own check (mtime seconds + size) would accept a stale one. Never leaves
+ * an exception set. GIL: held. */
+void
+hs_importhook_drop_suspect_pyc(struct hs_importhook *h, PyObject *module);
+
 /* Register every project module already in sys.modules. Returns 0 or -1
  * with an exception set. GIL: held. */
 int
 hs_importhook_scan_loaded(struct hs_importhook *h);
+
+/* Module `name` (a str) could not be found, or a "from pkg import name"
+ * names no submodule yet: have the watcher watch the files that would
+ * provide it (NAME.py, NAME/__init__.py in its package's __path__, or in
+ * the sys.path entries under the roots), so that the polling backend
+ * notices when it is created. Never leaves an exception set. GIL: held. */
+void
+hs_importhook_track_missing(struct hs_importhook *h, PyObject *name);
 
 /* The project module whose body runs innermost on this thread, or -1.
  * Never leaves an exception set. GIL: held. */

@@ -19,8 +19,10 @@ hs_err_take(void)
         return NULL;
     }
     PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL) {
-        PyException_SetTraceback(value, tb);
+    if (value != NULL) {
+        /* As ceval does: the fetched traceback is the truth, even when it
+         * is empty (importlib strips its own frames). */
+        PyException_SetTraceback(value, tb != NULL ? tb : Py_None);
     }
     Py_XDECREF(type);
     Py_XDECREF(tb);

@@ -329,6 +329,26 @@ broken(const struct hs_reloader *r)
            || (r->app != NULL && r->app->callable == NULL);
 }
 
+/* A .pyc next to a changed file may pass the loader's check (whole
+ * seconds and size) although it is stale (cstack.md 3.2): remove it, also
+ * for files no module was loaded from yet, which may be imported later. */
+static void
+unlink_bytecode(struct hs_reloader *r, const char *file)
+{
+    PyObject *pyc = PyObject_CallFunction(r->cache_from_source, "s", file);
+    PyObject *b = NULL;
+
+    if (pyc != NULL && PyUnicode_Check(pyc)) {
+        b = PyUnicode_EncodeFSDefault(pyc);
+        if (b != NULL && unlink(PyBytes_AS_STRING(b)) == 0) {
+            hs_log(HS_LOG_DEBUG, "removed stale %s", PyBytes_AS_STRING(b));
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(b);
+    Py_XDECREF(pyc);
+}
+
 /* Map the changed paths to graph nodes. GIL held (the graph). Returns 0
  * or -ENOMEM. */
 static int
@@ -343,6 +363,7 @@ collect(struct hs_reloader *r, const struct hs_changes *ch,
         if (!is_py(p)) {
             continue;       /* templates, static files: not our business */
         }
+        unlink_bytecode(r, p);
         id = find_node(r, p);
         if (id < 0) {
             unknown++;      /* a .py nobody imported (yet) */
@@ -364,6 +385,7 @@ collect(struct hs_reloader *r, const struct hs_changes *ch,
             if (f == NULL || !hs_importhook_file_changed(r->hook, (int)i)) {
                 continue;
             }
+            unlink_bytecode(r, f);
             rc = batch_add_id(b, (int)i, file_missing(f));
             if (rc == 0) {
                 rc = batch_add_trigger(b, f);

@@ -25,9 +25,9 @@ struct hs_reloader;
 /* New reloader for app (borrowed; may be NULL: modules are still
  * reloaded, no app is re-read), fed by the watcher `watch` (borrowed; NULL
  * means no barrier, the change set alone is consulted) and the change set
- * cs (borrowed) the watcher writes to. roots are the watched directories (copied);
- * a module is reloadable when its file lies under one of them. Owns the
- * import graph. No Python is touched yet. NULL with errno on failure.
+ * cs (borrowed) the watcher writes to. roots are the watched directories
+ * (copied); a module is reloadable when its file lies under one of them.
+ * Owns the import graph. No Python is touched yet. NULL with errno on failure.
  * Thread: main. GIL: not needed. Locks: none. */
 struct hs_reloader *
 hs_reloader_new(struct hs_app *app, struct hs_watch *watch,

@@ -38,23 +38,6 @@ struct entry {
 
 /* ---- executing a plan --------------------------------------------------- */
 
-static void
-unlink_bytecode(struct hs_reloader *r, const char *file)
-{
-    PyObject *pyc = PyObject_CallFunction(r->cache_from_source, "s", file);
-    PyObject *b = NULL;
-
-    if (pyc != NULL && PyUnicode_Check(pyc)) {
-        b = PyUnicode_EncodeFSDefault(pyc);
-        if (b != NULL && unlink(PyBytes_AS_STRING(b)) == 0) {
-            hs_log(HS_LOG_DEBUG, "removed stale %s", PyBytes_AS_STRING(b));
-        }
-    }
-    PyErr_Clear();
-    Py_XDECREF(b);
-    Py_XDECREF(pyc);
-}
-
 /* Drop a deleted module from sys.modules and from its package, so that
  * importers running again import it for real (and fail, naming it). */
 static void
@@ -479,9 +462,6 @@ hs_reloader_execute(struct hs_reloader *r, struct hs_reload_batch *b)
         }
         exc = hs_err_take();
         goto report;
-    }
-    for (i = 0; i < b->nids; i++) {
-        unlink_bytecode(r, hs_graph_file(r->graph, b->ids[i]));
     }
     /* Directory listings cached by FileFinder miss created and moved
      * files; invalidating is cheap (lazily re-listed). */

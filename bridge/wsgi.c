@@ -386,7 +386,7 @@ close_result(struct resp_priv *p)
         PyObject *exc = hs_err_take();
         const char *ct;
         PyObject *page = hs_errpage_render(exc, "in the response "
-                                           "iterable's close()", 0, &ct);
+                                           "iterable's close()", 0, 1, &ct);
         Py_XDECREF(page);
         Py_XDECREF(exc);
     }
@@ -488,10 +488,10 @@ wants_html(const struct hs_wsgi_request *req)
 /* Replace whatever resp describes with a 500 page for exc (borrowed). */
 static void
 error_response(struct hs_wsgi_response *resp, struct resp_priv *p,
-               PyObject *exc, const char *context, int html)
+               PyObject *exc, const char *context, int html, int log)
 {
     const char *ctype = "text/plain; charset=utf-8";
-    PyObject *body = hs_errpage_render(exc, context, html, &ctype);
+    PyObject *body = hs_errpage_render(exc, context, html, log, &ctype);
 
     free_headers(resp);
     Py_CLEAR(p->keep);
@@ -530,7 +530,7 @@ error_from_pending(struct hs_wsgi_response *resp, struct resp_priv *p,
                                     "unknown error");
         PyErr_Clear();
     }
-    error_response(resp, p, exc, context, html);
+    error_response(resp, p, exc, context, html, 1);
     Py_XDECREF(exc);
 }
 
@@ -720,20 +720,30 @@ hs_wsgi_call(struct hs_wsgi *w, struct hs_wsgi_request *req,
         error_from_pending(resp, p, NULL, html);
         goto done;
     }
-    exc = w->reloader ? hs_reloader_failure(w->reloader, &context) : NULL;
-    if (exc == NULL && w->app->callable == NULL && w->app->error != NULL) {
-        exc = Py_NewRef(w->app->error);
-        context = "while importing the application";
-    }
-    if (exc != NULL) {
-        error_response(resp, p, exc, context, html);
-        Py_DECREF(exc);
-        goto done;
-    }
     app = w->app->callable;
     if (req->path_len >= 14 && memcmp(req->path, "/__hotserve__/", 14) == 0) {
+        /* hotserve's own endpoints answer even while the app is broken. */
         app = internal_app(w);
         if (app == NULL) {
+            error_from_pending(resp, p, NULL, html);
+            goto done;
+        }
+    } else {
+        exc = w->reloader ? hs_reloader_failure(w->reloader, &context)
+                          : NULL;
+        if (exc == NULL && app == NULL && w->app->error != NULL) {
+            exc = Py_NewRef(w->app->error);
+            context = "while importing the application";
+        }
+        if (exc != NULL) {
+            /* Already logged when the import or reload failed. */
+            error_response(resp, p, exc, context, html, 0);
+            Py_DECREF(exc);
+            goto done;
+        }
+        if (app == NULL) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "the application is not loaded");
             error_from_pending(resp, p, NULL, html);
             goto done;
         }
@@ -811,7 +821,7 @@ hs_wsgi_read(struct hs_wsgi_response *resp, char *buf, size_t max)
                 const char *ct;
                 PyObject *page = hs_errpage_render(
                     exc, "while iterating the response body; the "
-                    "response was cut short", 0, &ct);
+                    "response was cut short", 0, 1, &ct);
                 Py_XDECREF(page);
                 Py_XDECREF(exc);
                 n = -1;

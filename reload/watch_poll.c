@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "reload/changeset.h"
+#include "reload/pathfilter.h"
 #include "reload/watch_internal.h"
 
 int
@@ -134,7 +135,6 @@ hs_watch_stat_sig(const char *path, struct hs_sig *sig)
     sig->ino = st.st_ino;
     sig->size = st.st_size;
     sig->mtime_ns = ns(st.st_mtim);
-    sig->ctime_ns = ns(st.st_ctim);
     return 0;
 }
 
@@ -145,7 +145,7 @@ sig_equal(const struct hs_sig *a, const struct hs_sig *b)
         return a->exists == b->exists;
     }
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size
-           && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+           && a->mtime_ns == b->mtime_ns;
 }
 
 void
@@ -258,6 +258,22 @@ add_tracked(struct hs_watch *w, char *path, const struct hs_sig *sig)
     return 0;
 }
 
+/* Is the absolute path np excluded under one of the roots? */
+static int
+excluded_locked(const struct hs_watch *w, const char *np)
+{
+    size_t i;
+
+    for (i = 0; i < w->nroots; i++) {
+        size_t n = strlen(w->roots[i]);
+        if (strncmp(np, w->roots[i], n) == 0 && np[n] == '/'
+            && hs_pathfilter_excluded(w->filter, np + n + 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 hs_watch_track(struct hs_watch *w, const char *path)
 {
@@ -286,7 +302,9 @@ hs_watch_track(struct hs_watch *w, const char *path)
         return rc;
     }
     hs_changeset_lock(w->cs);
-    if (hs_strmap_get(&w->tracked_index, np, NULL)) {
+    if (hs_strmap_get(&w->tracked_index, np, NULL) || excluded_locked(w, np)) {
+        /* Already tracked, or the user excluded it (--exclude): an
+         * excluded module is never reported, whatever imports it. */
         free(np);
         rc = 0;
         goto out;

@@ -32,6 +32,7 @@ test passes it explicitly.
 
 import glob
 import http.client as httplib
+import json
 import os
 import re
 import signal
@@ -360,7 +361,6 @@ class Response:
         return self.body.decode('utf-8', 'replace')
 
     def json(self):
-        import json
         return json.loads(self.body)
 
     def __repr__(self):

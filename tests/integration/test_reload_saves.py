@@ -206,3 +206,33 @@ def test_exclude_glob(server_factory, tmp_path, mode):
     assert st['reloads'] == 1
     assert st['last']['trigger'] == ['views.py']
     assert body(srv, '/legacy') == 'legacy v1'
+
+
+def test_watch_extra_root(server_factory, tmp_path, mode):
+    """A module imported from a --pythonpath directory outside the project
+    reloads when that directory is given with --watch, and is left alone
+    (library code, not project code) when it is not."""
+    p = two_module_project(tmp_path)
+    lib = Project(tmp_path / 'shared')
+    lib.write('sharedlib.py', 'WORD = "shared v1"\n')
+    other = Project(tmp_path / 'vendored')
+    other.write('vendlib.py', 'WORD = "vend v1"\n')
+    p.write('app.py', wsgi_app(
+        'import urls\nimport sharedlib\nimport vendlib',
+        'dict(urls.ROUTES, **{"/shared": lambda: sharedlib.WORD,'
+        ' "/vend": lambda: vendlib.WORD})'))
+    srv = start(server_factory, p, 'app:application',
+                '--pythonpath', lib.root, '--pythonpath', other.root,
+                '--watch', lib.root, mode=mode)
+    assert body(srv, '/shared') == 'shared v1'
+    assert body(srv, '/vend') == 'vend v1'
+
+    lib.save('sharedlib.py', 'WORD = "shared v2"\n', style='atomic')
+    assert body(srv, '/shared') == 'shared v2'
+    st = status(srv)
+    assert st['reloads'] == 1
+    assert [m['name'] for m in st['last']['modules']] == ['sharedlib', 'app']
+
+    other.save('vendlib.py', 'WORD = "vend v2"\n')
+    assert body(srv, '/vend') == 'vend v1'
+    assert status(srv)['reloads'] == 1

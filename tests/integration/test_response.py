@@ -41,8 +41,10 @@ def tracked(srv, key):
 
 
 def wait_closed_called(srv, key, timeout=5):
-    return wait_until(lambda: tracked(srv, key)['closed'] and
-                      tracked(srv, key), scaled(timeout),
+    def closed():
+        rec = tracked(srv, key)
+        return rec if rec.get('closed') else None
+    return wait_until(closed, scaled(timeout),
                       what='close() of iterable %s' % key)
 
 
@@ -188,7 +190,7 @@ def test_multiple_set_cookie_headers_kept_apart(srv):
     assert lines.count(b'Set-Cookie: a=1; Path=/') == 1, r.raw_head
 
 
-def test_custom_headers_and_reason_survive(srv):
+def test_app_content_type_kept(srv):
     r, _ = one(srv, '/environ')
     assert r.header('Content-Type') == 'application/json'
 

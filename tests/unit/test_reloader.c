@@ -25,11 +25,15 @@
 #include "bridge/py.h"
 #include "bridge/reloader.h"
 #include "reload/changeset.h"
+#include "reload/pathfilter.h"
+#include "reload/watch.h"
 
 static char root[1024];
 
 struct fx {
     struct hs_changeset *cs;
+    struct hs_pathfilter *filter;
+    struct hs_watch *watch;         /* NULL: changes are fed by hand */
     struct hs_reloader *r;
     struct hs_app app;
     int has_app;
@@ -151,25 +155,39 @@ expect(const char *expr, const char *want)
 /* ---- reloader ----------------------------------------------------------- */
 
 static void
-start(struct fx *f, const char *app_module, const char *attr, int factory)
+start_watched(struct fx *f, const char *app_module, const char *attr,
+              int factory, int poll)
 {
     const char *roots[1] = { root };
 
     memset(f, 0, sizeof(*f));
     f->cs = hs_changeset_new();
     assert_non_null(f->cs);
+    if (poll >= 0) {
+        f->filter = hs_pathfilter_new();
+        assert_non_null(f->filter);
+        f->watch = hs_watch_new(f->cs, f->filter, poll);
+        assert_non_null(f->watch);
+        assert_int_equal(hs_watch_add_root(f->watch, root), 0);
+    }
     if (app_module != NULL) {
         f->app.module = strdup(app_module);
         f->app.attr = strdup(attr);
         f->app.factory = factory;
         f->has_app = 1;
     }
-    f->r = hs_reloader_new(f->has_app ? &f->app : NULL, NULL, f->cs, roots,
-                           1);
+    f->r = hs_reloader_new(f->has_app ? &f->app : NULL, f->watch, f->cs,
+                           roots, 1);
     assert_non_null(f->r);
     hs_py_enter();
     assert_int_equal(hs_reloader_install(f->r), 0);
     hs_py_leave();
+}
+
+static void
+start(struct fx *f, const char *app_module, const char *attr, int factory)
+{
+    start_watched(f, app_module, attr, factory, -1);
 }
 
 static int
@@ -192,6 +210,8 @@ stop(struct fx *f)
         hs_app_clear(&f->app);
     }
     hs_py_leave();
+    hs_watch_free(f->watch);
+    hs_pathfilter_free(f->filter);
     hs_changeset_free(f->cs);
 }
 
@@ -464,6 +484,54 @@ test_same_size_edits_and_stale_pyc(void **state)
     /* A fresh import after the edit must not load old bytecode either. */
     py_exec("import sys\ndel sys.modules['t_pyc']\nimport t_pyc\n");
     expect("t_pyc.V", "ccc");
+    stop(&f);
+}
+
+static void
+test_stale_pyc_of_a_new_import_is_not_used(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    write_file("t_pyc2.py", "V = 'aaa'\n");
+    start(&f, NULL, NULL, 0);
+    /* A .pyc from an earlier python run, then a same-size edit whose
+     * mtime a tool put back: the loader's own check would accept it. */
+    py_exec("import os, py_compile, importlib.util\n"
+            "py_compile.compile('t_pyc2.py', cfile=importlib.util."
+            "cache_from_source('t_pyc2.py'))\n"
+            "st = os.stat('t_pyc2.py')\n"
+            "open('t_pyc2.py', 'w').write(\"V = 'bbb'\\n\")\n"
+            "os.utime('t_pyc2.py', ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+            "import t_pyc2\n");
+    expect("t_pyc2.V", "bbb");
+    stop(&f);
+}
+
+static void
+test_poll_mode_notices_a_created_module(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    write_file("t_poll/__init__.py", "");
+    write_file("t_poll/main.py", "X = 1\n");
+    start_watched(&f, NULL, NULL, 0, 1);
+    py_exec("import t_poll.main");
+    write_file("t_poll/main.py", "from t_poll.later import Y\n"
+                                 "from t_poll import sub\n"
+                                 "X = Y + sub.Z\n");
+    request(&f);
+    expect_failure_contains(&f, "No module named 't_poll.later'");
+    /* Polling stats tracked files only: the files that would provide
+     * the missing module were tracked when its import failed. */
+    write_file("t_poll/later.py", "Y = 40\n");
+    request(&f);
+    expect_failure_contains(&f, "cannot import name 'sub'");
+    write_file("t_poll/sub.py", "Z = 2\n");
+    request(&f);
+    expect_failure_contains(&f, NULL);
+    expect("t_poll.main.X", "42");
     stop(&f);
 }
 
@@ -1019,6 +1087,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_syntax_error_rolls_back_then_fix_works),
         cmocka_unit_test(test_runtime_error_restores_every_module),
         cmocka_unit_test(test_same_size_edits_and_stale_pyc),
+        cmocka_unit_test(test_stale_pyc_of_a_new_import_is_not_used),
+        cmocka_unit_test(test_poll_mode_notices_a_created_module),
         cmocka_unit_test(test_deleted_module_fails_importers),
         cmocka_unit_test(test_deleted_leaf_is_forgotten),
         cmocka_unit_test(test_missing_module_created_later_is_retried),

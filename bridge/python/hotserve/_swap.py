@@ -7,6 +7,10 @@ as_view() closure holding the old class. For each name bound both before
 and after the reload, the old function gets the new function's code, so
 every old reference runs the new code.
 
+Every earlier generation is updated, not only the last one: an object
+kept since the first import runs the code of the latest reload. Earlier
+generations are remembered through weak references per (module, name).
+
 Only what is safe is swapped: functions defined by the module itself (their
 globals are its namespace, which the reload reused), whose free variables
 have the same names (CPython refuses a different count; the same names
@@ -18,9 +22,15 @@ classes do not gain methods added by the new code.
 """
 import functools
 import types
+import weakref
 
 _MAX_DEPTH = 8
 _LRU = type(functools.lru_cache(maxsize=None)(lambda: None))
+_SWAPPABLE = (types.FunctionType, type, _LRU)
+
+# (module, name) -> weak references to the objects the name was bound to
+# before the last reload, all generations that are still alive.
+_history = {}
 
 
 def update_namespace(module, ns, old_ns):
@@ -33,9 +43,22 @@ def update_namespace(module, ns, old_ns):
         if name.startswith("__") and name.endswith("__"):
             continue
         new = ns.get(name)
-        if new is None or new is old:
+        if new is None or new is old or not isinstance(old, _SWAPPABLE):
             continue
-        count += _update(old, new, module, ns, seen, 0)
+        key = (module, name)
+        olds = [ref() for ref in _history.get(key, ())]
+        olds = [o for o in olds if o is not None and o is not old]
+        olds.append(old)
+        kept = []
+        for o in olds:
+            if o is new:
+                continue
+            count += _update(o, new, module, ns, seen, 0)
+            try:
+                kept.append(weakref.ref(o))
+            except TypeError:
+                pass
+        _history[key] = kept
     return count
 
 
