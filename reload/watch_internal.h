@@ -31,6 +31,7 @@ struct hs_sig {
     ino_t ino;
     off_t size;
     int64_t mtime_ns;
+    int64_t ctime_ns;
 };
 
 struct hs_tracked {

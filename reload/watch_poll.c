@@ -135,6 +135,12 @@ hs_watch_stat_sig(const char *path, struct hs_sig *sig)
     sig->ino = st.st_ino;
     sig->size = st.st_size;
     sig->mtime_ns = ns(st.st_mtim);
+    /* ctime too: an editor or tool that restores the mtime (rsync -t,
+     * git checkout of an identical-size file) still changes the ctime.
+     * A stat racing a rename can see the new inode before its ctime
+     * settles and report one save twice: one extra reload, never a
+     * missed one. */
+    sig->ctime_ns = ns(st.st_ctim);
     return 0;
 }
 
@@ -145,7 +151,7 @@ sig_equal(const struct hs_sig *a, const struct hs_sig *b)
         return a->exists == b->exists;
     }
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size
-           && a->mtime_ns == b->mtime_ns;
+           && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
 void

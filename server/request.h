@@ -15,6 +15,8 @@
 struct hs_request {
     char *raw_target;           /* owned, NUL-terminated, as sent */
     size_t raw_target_len;
+    const char *raw_ptr;        /* MHD's copy in its read buffer (for the
+                                   request-line NUL check), borrowed */
     struct timespec started;
     char method[32];            /* for the access log */
     char version[16];

@@ -7,8 +7,12 @@
  */
 #include "server/uri.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
+
+static int
+valid_authority(const char *a, size_t n);
 
 static const char root_path[] = "/";
 
@@ -119,9 +123,68 @@ hs_uri_split(const char *target, size_t len, struct hs_uri *out)
         auth_end++;
     if (auth_end == auth_start)
         return -EINVAL;         /* "http:///p": no host */
+    if (!valid_authority(target + auth_start, auth_end - auth_start))
+        return -EINVAL;         /* "s://]ufd/": not a host */
     split_path_query(target, len, auth_end, out);
     out->is_absolute = 1;
     return 0;
+}
+
+/* unreserved / pct-encoded / sub-delims, as a reg-name allows. */
+static int
+is_auth_char(unsigned char c)
+{
+    return isalnum(c) || (c != 0 && strchr("-._~%!$&'()*+,;=", c) != NULL);
+}
+
+/* RFC 3986 3.2: [ userinfo "@" ] host [ ":" port ], where host is an
+ * IP-literal in brackets or a reg-name / IPv4 address. */
+static int
+valid_authority(const char *a, size_t n)
+{
+    size_t i = 0, at;
+
+    for (at = n; at > 0; at--) {
+        if (a[at - 1] == '@') {
+            break;
+        }
+    }
+    for (; i + 1 < at; i++) {       /* userinfo */
+        if (!is_auth_char((unsigned char)a[i]) && a[i] != ':') {
+            return 0;
+        }
+    }
+    i = at;
+    if (i < n && a[i] == '[') {
+        while (i < n && a[i] != ']') {
+            unsigned char c = (unsigned char)a[i];
+            if (i > at && !(isxdigit(c) || c == ':' || c == '.')) {
+                return 0;
+            }
+            i++;
+        }
+        if (i == n) {
+            return 0;
+        }
+        i++;
+    } else {
+        for (; i < n && a[i] != ':'; i++) {
+            if (!is_auth_char((unsigned char)a[i])) {
+                return 0;
+            }
+        }
+    }
+    if (i < n) {
+        if (a[i] != ':') {
+            return 0;
+        }
+        for (i++; i < n; i++) {
+            if (!isdigit((unsigned char)a[i])) {
+                return 0;
+            }
+        }
+    }
+    return 1;
 }
 
 static int

@@ -174,6 +174,19 @@ test_absolute_form_userinfo_and_ipv6(void **state)
 }
 
 static void
+test_absolute_form_bad_authority_rejected(void **state)
+{
+    struct hs_uri u;
+
+    (void)state;
+    assert_int_equal(split("s://]ufd/:", &u), -EINVAL);
+    assert_int_equal(split("http://[::1/x", &u), -EINVAL);
+    assert_int_equal(split("http://h:8x/x", &u), -EINVAL);
+    assert_int_equal(split("http://a b/x", &u), -EINVAL);
+    assert_int_equal(split("http://h:8080/x", &u), 0);
+}
+
+static void
 test_absolute_form_scheme_case_and_chars(void **state)
 {
     struct hs_uri u;
@@ -498,6 +511,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_absolute_form_empty_path_is_root),
         cmocka_unit_test(test_absolute_form_query_without_path),
         cmocka_unit_test(test_absolute_form_userinfo_and_ipv6),
+        cmocka_unit_test(test_absolute_form_bad_authority_rejected),
         cmocka_unit_test(test_absolute_form_scheme_case_and_chars),
         cmocka_unit_test(test_rejects_absolute_form_without_host),
         cmocka_unit_test(test_rejects_bad_scheme),
