@@ -344,6 +344,27 @@ done:
 }
 
 /* Directories of the interpreter itself: never project code. */
+
+/* Add the str path v to the never-reloaded prefixes. Returns 0, or -1
+ * with an exception set. */
+static int
+add_exclusion(struct hs_importhook *h, PyObject *v)
+{
+    PyObject *b = PyUnicode_EncodeFSDefault(v);
+    int rc;
+
+    if (b == NULL) {
+        return -1;
+    }
+    rc = hs_importhook_add_path(&h->excl, &h->nexcl, PyBytes_AS_STRING(b));
+    Py_DECREF(b);
+    if (rc < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
 int
 hs_importhook_find_dirs(struct hs_importhook *h)
 {
@@ -351,7 +372,7 @@ hs_importhook_find_dirs(struct hs_importhook *h)
         "stdlib", "platstdlib", "purelib", "platlib", NULL
     };
     static const char *const prefixes[] = { "prefix", "exec_prefix", NULL };
-    PyObject *sysconfig, *paths = NULL, *v, *b, *base;
+    PyObject *sysconfig, *paths = NULL, *v, *base;
     int i, rc = -1;
 
     sysconfig = PyImport_ImportModule("sysconfig");
@@ -367,17 +388,9 @@ hs_importhook_find_dirs(struct hs_importhook *h)
         if (v == NULL || !PyUnicode_Check(v)) {
             continue;
         }
-        b = PyUnicode_EncodeFSDefault(v);
-        if (b == NULL) {
+        if (add_exclusion(h, v) < 0) {
             goto done;
         }
-        if (hs_importhook_add_path(&h->excl, &h->nexcl,
-                                   PyBytes_AS_STRING(b)) < 0) {
-            Py_DECREF(b);
-            PyErr_NoMemory();
-            goto done;
-        }
-        Py_DECREF(b);
     }
     /* A venv: sys.prefix differs from sys.base_prefix. */
     base = PySys_GetObject("base_prefix");                /* borrowed */
@@ -388,17 +401,9 @@ hs_importhook_find_dirs(struct hs_importhook *h)
             PyErr_Clear();
             continue;
         }
-        b = PyUnicode_EncodeFSDefault(v);
-        if (b == NULL) {
+        if (add_exclusion(h, v) < 0) {
             goto done;
         }
-        if (hs_importhook_add_path(&h->excl, &h->nexcl,
-                                   PyBytes_AS_STRING(b)) < 0) {
-            Py_DECREF(b);
-            PyErr_NoMemory();
-            goto done;
-        }
-        Py_DECREF(b);
     }
     rc = 0;
 done:
