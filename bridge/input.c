@@ -79,6 +79,9 @@ line_length(HsInput *self, Py_ssize_t limit)
     if (limit >= 0 && limit < avail) {
         avail = limit;
     }
+    if (avail <= 0) {
+        return 0;   /* an empty body has no buffer at all */
+    }
     if (self->fd < 0) {
         const char *p = memchr(self->mem + self->pos, '\n', (size_t)avail);
         return p ? (p - (self->mem + self->pos)) + 1 : avail;

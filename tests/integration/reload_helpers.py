@@ -250,14 +250,6 @@ def reload_lines(srv, since=0):
     return list(RELOADED_RE.finditer(srv.stderr(), since))
 
 
-def wait_reload_line(srv, since=0, timeout=5):
-    """The first `reloaded ...` line after since. hs_log writes it with
-    one write(2) before the response is produced, so it is normally there
-    at once; the short wait only covers reading the log file."""
-    m = srv.wait_for_log(RELOADED_RE.pattern, timeout=timeout, since=since)
-    return m
-
-
 class KeepAlive:
     """One persistent HTTP/1.1 connection for request loops."""
 

@@ -526,13 +526,38 @@ def run_reject(srv, pol, data):
 HOST_VARIANTS = sorted(k for k in FIXTURES if needs_host(fixture_bytes(k)))
 
 
-@pytest.mark.parametrize('key', sorted(FIXTURES))
+# Fixtures where libmicrohttpd 0.9.75 (Debian bookworm), which parses the
+# request before hotserve sees it, falls short of RFC 9112. Strict xfail:
+# if the library is fixed, these XPASS and fail, so the list gets pruned.
+_CL = 'libmicrohttpd 0.9.75 writes its own 400 for a bad Content-Length twice'
+_FOLD = 'libmicrohttpd 0.9.75 mangles obs-fold lines ("Long" + "two")'
+MHD_DEFECTS = {
+    'invalid/014': _CL, 'invalid/015': _CL, 'invalid/022': _CL,
+    'invalid/023': _CL, 'invalid/024': _CL, 'invalid/prefix_03': _CL,
+    'invalid/prefix_04': _CL, 'invalid/rfc9112_smuggle_cl_list_form_01': _CL,
+    'invalid/prefix_03+host': _CL, 'invalid/prefix_04+host': _CL,
+    'invalid/obs_fold_01': _FOLD, 'valid/compat_obs_fold': _FOLD,
+    'invalid/chunked_14+host': 'libmicrohttpd 0.9.75 accepts a bare CR in a '
+                               'chunk extension',
+}
+
+
+def _params(keys, suffix=''):
+    out = []
+    for k in keys:
+        reason = MHD_DEFECTS.get(k + suffix)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason \
+            else []
+        out.append(pytest.param(k, marks=marks, id=k + suffix))
+    return out
+
+
+@pytest.mark.parametrize('key', _params(sorted(FIXTURES)))
 def test_fixture(srv, key):
     check_fixture(srv, key, fixture_bytes(key))
 
 
-@pytest.mark.parametrize('key', HOST_VARIANTS,
-                         ids=[k + '+host' for k in HOST_VARIANTS])
+@pytest.mark.parametrize('key', _params(HOST_VARIANTS, '+host'))
 def test_fixture_with_host(srv, key):
     check_fixture(srv, key, with_host(fixture_bytes(key)), host=True)
 

@@ -7,6 +7,7 @@ a coarse timestamp tells two versions apart), under inotify and --poll;
 the whole loop must finish within 120 s.
 """
 
+import threading
 import time
 
 import pytest
@@ -80,7 +81,6 @@ def test_concurrent_requests_never_see_half_a_reload(server_factory,
     an in-place write legitimately sees the truncated file (the disk as
     it was); inotify reports a file only once it is closed, so there the
     saves alternate between atomic and in-place."""
-    import threading
     p = Project(tmp_path / 'proj')
     p.write('reclog.py', RECLOG)
     p.write('tok.py', tok(0))

@@ -7,6 +7,7 @@ edits. Each test runs under inotify and --poll.
 """
 
 import os
+import subprocess
 
 import pytest
 
@@ -62,7 +63,6 @@ def test_save_style(server_factory, tmp_path, mode, style):
 
 def test_sed_substitution(server_factory, tmp_path, mode):
     """A real `sed -i s/old/new/` on a same-size token."""
-    import subprocess
     p = two_module_project(tmp_path)
     srv = start(server_factory, p, 'app:application', mode=mode)
     assert body(srv, '/') == 'v0'
