@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/frameworks.h"
 #include "bridge/pycompat.h"
 
 static void
@@ -112,6 +113,13 @@ hs_app_load(struct hs_app *app)
         PyErr_Format(PyExc_TypeError, "%s", app->usage_error);
         goto fail;
     }
+    /* Django / Flask integration: may wrap the app (static files) or
+     * refuse it (a system check error), shown as the error page. */
+    made = hs_frameworks_app_loaded(obj);
+    if (made == NULL) {
+        goto fail;
+    }
+    Py_SETREF(obj, made);
     Py_XSETREF(app->callable, obj);
     Py_CLEAR(app->error);
     Py_DECREF(mod);

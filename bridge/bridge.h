@@ -4,6 +4,7 @@
 #define HS_BRIDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bridge/py.h"
 
@@ -11,6 +12,13 @@ struct hs_watch;
 struct hs_changeset;
 struct hs_wsgi;
 struct hs_bridge;
+
+/* Ask the server for a full restart (re-exec), giving a one-line reason
+ * ("mysite/settings.py changed (restart-on rule 'mysite/settings.py')").
+ * Returns 1 when a restart is pending (asked now or before), 0 when the
+ * server cannot restart (the caller then carries on in-process).
+ * Thread: any. GIL: any (it only takes a leaf lock). */
+typedef int (*hs_bridge_restart_fn)(void *ctx, const char *reason);
 
 struct hs_bridge_config {
     struct hs_py_config py;
@@ -23,6 +31,18 @@ struct hs_bridge_config {
     struct hs_changeset *changes;  /* borrowed, NULL without reload */
     const char *const *roots;      /* watched roots (absolute) */
     size_t nroots;
+    /* Restarts (see bridge/reloader_policy.c for when). */
+    int restart_always;            /* --strategy restart */
+    unsigned restart_threshold;    /* 0: off */
+    const char *const *restart_on; /* --restart-on globs (copied) */
+    size_t nrestart_on;
+    hs_bridge_restart_fn restart;  /* NULL: no automatic restarts */
+    void *restart_ctx;
+    /* CLOCK_MONOTONIC ns when this process image started its work (or,
+     * after a restart, when the old image was about to exec): the
+     * restart cost that in-process reloads are compared with is measured
+     * from it to the app being loaded. 0: unknown. */
+    uint64_t start_ns;
 };
 
 /* Start Python and load the app. When the app's own code fails to import
@@ -41,6 +61,34 @@ hs_bridge_wsgi(struct hs_bridge *b);
 /* "Python 3.11.2 (/usr)" for the banner (valid until close). */
 const char *
 hs_bridge_describe(const struct hs_bridge *b);
+
+/* The change barrier run before a request is dispatched: every change
+ * completed before the call is applied in-process, or found to need a
+ * restart. Returns 1 when a restart is pending (the request must then be
+ * served by the next process), 0 when the request can be dispatched here
+ * (the gate inside hs_wsgi_call then only takes the reload lock). b may
+ * have no reloader (--no-reload): 0.
+ * Thread: connection. GIL: not held. Locks: none held. */
+int
+hs_bridge_barrier(struct hs_bridge *b);
+
+/* The restart asked for through the restart callback will not happen
+ * (exec failed, or the server is stopping): changes are applied
+ * in-process again. Thread: any. GIL: not held. */
+void
+hs_bridge_restart_cancelled(struct hs_bridge *b);
+
+/* Right before the process image is replaced: flush Python's
+ * sys.stdout/sys.stderr and remove the stale bytecode of files changed
+ * since the last barrier, so the next image imports them from source.
+ * Python is NOT finalized (see server/restart.c). NULL is fine.
+ * Thread: main. GIL: not held. */
+void
+hs_bridge_before_exec(struct hs_bridge *b);
+
+/* Measured restart cost (start_ns to app loaded), 0 when unknown. */
+uint64_t
+hs_bridge_startup_ns(const struct hs_bridge *b);
 
 /* Free the app, the reloader and the interpreter. Every thread that ran
  * Python must be joined first (stop MHD before). NULL is fine.

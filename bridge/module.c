@@ -6,8 +6,16 @@
 
 #include "bridge/module.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "bridge/reloader.h"
+/* watch() needs the reloader's watcher; module.c is the reloader's own
+ * Python face, so it reads the private struct instead of widening the
+ * reloader's public API. */
+#include "bridge/reloader_int.h"
 #include "reload/log.h"
+#include "reload/watch.h"
 
 struct modstate {
     struct hs_reloader *r;      /* NULL: reloading off or not installed */
@@ -93,6 +101,45 @@ mod_log_raw(PyObject *m, PyObject *text)
     Py_RETURN_NONE;
 }
 
+/* watch(path) -> bool: make the watcher report changes under path (a
+ * directory: the whole tree, like --watch) or of path (a file), also
+ * outside the working directory. Templates and translations use it: the
+ * polling backend only stats tracked files, so callers track files one by
+ * one in that mode. False when nothing watches (--no-reload). */
+static PyObject *
+mod_watch(PyObject *m, PyObject *arg)
+{
+    struct hs_reloader *r = state_of(m)->r;
+    PyObject *bytes = NULL;
+    const char *path;
+    struct stat st;
+    int rc;
+
+    if (!PyUnicode_FSConverter(arg, &bytes)) {
+        return NULL;
+    }
+    if (r == NULL || r->watch == NULL) {
+        Py_DECREF(bytes);
+        Py_RETURN_FALSE;
+    }
+    path = PyBytes_AS_STRING(bytes);
+    Py_BEGIN_ALLOW_THREADS
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = hs_watch_add_root(r->watch, path);
+    } else {
+        rc = hs_watch_track(r->watch, path);
+    }
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        errno = -rc;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    Py_DECREF(bytes);
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef mod_methods[] = {
     {"status", mod_status, METH_NOARGS,
      "status() -> dict: reload statistics (see hotserve.status)."},
@@ -104,6 +151,9 @@ static PyMethodDef mod_methods[] = {
      "(0 debug, 1 info, 2 warning, 3 error)."},
     {"log_raw", mod_log_raw, METH_O,
      "log_raw(text): write text (e.g. a traceback) to hotserve's log."},
+    {"watch", mod_watch, METH_O,
+     "watch(path) -> bool: report changes of a file or under a directory "
+     "tree (also outside the working directory); False without reloading."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "bridge/app.h"
+#include "bridge/frameworks.h"
 #include "bridge/importhook.h"
 #include "bridge/module.h"
 #include "bridge/py.h"
@@ -196,6 +197,7 @@ hs_reloader_free(struct hs_reloader *r)
     Py_CLEAR(r->previous);
     Py_CLEAR(r->failure);
     Py_CLEAR(r->last);
+    hs_reloader_policy_clear(r);
     free(r->failure_ctx);
     free(r->failed);
     for (i = 0; i < r->nroots; i++) {
@@ -442,19 +444,26 @@ put_back(struct hs_reloader *r, const struct hs_changes *ch)
     hs_changeset_unlock(r->cs);
 }
 
-/* Take what changed and apply it. r->mu held, GIL not held. */
-static void
+/* Take what changed and apply it, or find that it needs a restart (the
+ * changes are then put back, for the case that the restart does not
+ * happen). Returns 1 when a restart is pending. r->mu held, GIL not
+ * held. */
+static int
 apply_pending(struct hs_reloader *r)
 {
     struct hs_changes ch;
     struct hs_reload_batch b;
-    int rc;
+    char why[512];
+    int rc, restart = 0;
 
     memset(&ch, 0, sizeof(ch));
     memset(&b, 0, sizeof(b));
+    if (atomic_load(&r->restart_pending)) {
+        return 1;   /* the changes wait for the next process */
+    }
     if (hs_changeset_gen(r->cs)
         == atomic_load_explicit(&r->applied, memory_order_acquire)) {
-        return;     /* another request applied it while we waited */
+        return 0;   /* another request applied it while we waited */
     }
     hs_changeset_lock(r->cs);
     rc = hs_changeset_take_locked(r->cs, &ch);
@@ -462,10 +471,21 @@ apply_pending(struct hs_reloader *r)
     if (rc < 0) {
         hs_log(HS_LOG_WARN, "reloader: cannot take changes: %s",
                strerror(-rc));
-        return;
+        return 0;
     }
     hs_py_enter();
     rc = collect(r, &ch, &b);
+    if (rc == 0 && hs_reloader_wants_restart(r, &ch, &b, why, sizeof(why))
+        && hs_reloader_ask_restart(r, why)) {
+        hs_py_leave();
+        put_back(r, &ch);
+        restart = 1;
+        goto done;
+    }
+    /* Templates, translations: not modules, but Django/Flask cache them
+     * (hotserve._frameworks, the "django" helper's hook). */
+    hs_frameworks_files_changed((const char *const *)ch.paths, ch.len,
+                                ch.overflow);
     hs_py_leave();
     if (rc < 0) {
         hs_log(HS_LOG_WARN, "reloader: %s", strerror(-rc));
@@ -484,6 +504,11 @@ apply_pending(struct hs_reloader *r)
         }
         hs_py_enter();
         hs_reloader_execute(r, &b);
+        /* Failed outside the changed code: only a fresh process can run
+         * it (the failure stays on record in case that does not happen). */
+        if (b.restart && hs_reloader_ask_restart(r, b.restart_why)) {
+            restart = 1;
+        }
         hs_py_leave();
         pthread_rwlock_unlock(&r->lock);
     }
@@ -491,10 +516,18 @@ apply_pending(struct hs_reloader *r)
 done:
     batch_free(&b);
     hs_changes_free(&ch);
+    return restart;
 }
 
-void
-hs_reloader_gate_enter(struct hs_reloader *r)
+/* Set by hs_reloader_prepare for the gate_enter that follows on the same
+ * thread: that request has passed the barrier already. Every request
+ * path (server/http.c, server/handoff.c) calls prepare right before
+ * hs_wsgi_call, so a flag left set by a call that never reached the gate
+ * is overwritten before the next gate. */
+static _Thread_local int prepared;
+
+static void
+sync_watch(struct hs_reloader *r)
 {
     if (r->watch != NULL) {
         int rc = hs_watch_sync(r->watch);
@@ -502,14 +535,80 @@ hs_reloader_gate_enter(struct hs_reloader *r)
             hs_log(HS_LOG_DEBUG, "reloader: watch sync: %s", strerror(-rc));
         }
     }
-    if (r->hook != NULL
-        && hs_changeset_gen(r->cs)
-               != atomic_load_explicit(&r->applied, memory_order_acquire)) {
-        pthread_mutex_lock(&r->mu);
-        apply_pending(r);
-        pthread_mutex_unlock(&r->mu);
+}
+
+static int
+changed_since_applied(struct hs_reloader *r)
+{
+    return r->hook != NULL
+           && hs_changeset_gen(r->cs)
+                  != atomic_load_explicit(&r->applied, memory_order_acquire);
+}
+
+void
+hs_reloader_gate_enter(struct hs_reloader *r)
+{
+    if (prepared) {
+        prepared = 0;
+    } else {
+        sync_watch(r);
+        if (changed_since_applied(r) && !atomic_load(&r->restart_pending)) {
+            pthread_mutex_lock(&r->mu);
+            apply_pending(r);
+            pthread_mutex_unlock(&r->mu);
+        }
     }
     pthread_rwlock_rdlock(&r->lock);
+}
+
+int
+hs_reloader_prepare(struct hs_reloader *r)
+{
+    int restart = 0;
+
+    sync_watch(r);
+    if (atomic_load(&r->restart_pending)) {
+        return 1;
+    }
+    if (changed_since_applied(r)) {
+        pthread_mutex_lock(&r->mu);
+        restart = apply_pending(r);
+        pthread_mutex_unlock(&r->mu);
+    }
+    prepared = !restart;
+    return restart;
+}
+
+void
+hs_reloader_restart_cancelled(struct hs_reloader *r)
+{
+    atomic_store(&r->restart_pending, 0);
+}
+
+void
+hs_reloader_before_exec(struct hs_reloader *r)
+{
+    struct hs_changes ch;
+    size_t i;
+
+    memset(&ch, 0, sizeof(ch));
+    sync_watch(r);
+    hs_changeset_lock(r->cs);
+    if (hs_changeset_take_locked(r->cs, &ch) < 0) {
+        hs_changeset_unlock(r->cs);
+        return;
+    }
+    hs_changeset_unlock(r->cs);
+    if (ch.len > 0 && r->cache_from_source != NULL) {
+        hs_py_enter();
+        for (i = 0; i < ch.len; i++) {
+            if (is_py(ch.paths[i])) {
+                unlink_bytecode(r, ch.paths[i]);
+            }
+        }
+        hs_py_leave();
+    }
+    hs_changes_free(&ch);
 }
 
 void
@@ -554,10 +653,11 @@ hs_reloader_status(struct hs_reloader *r)
         mode = hs_watch_mode(r->watch) == HS_WATCH_POLL ? "poll" : "inotify";
     }
     return Py_BuildValue(
-        "{sOsKsKsKsOsnsz}", "enabled", Py_True, "generation",
+        "{sOsKsKsKsOsnszsd}", "enabled", Py_True, "generation",
         (unsigned long long)atomic_load(&r->applied), "reloads",
         (unsigned long long)r->reloads, "failures",
         (unsigned long long)r->failures, "last",
         r->last != NULL ? r->last : Py_None, "modules",
-        (Py_ssize_t)hs_graph_count(r->graph), "watch_mode", mode);
+        (Py_ssize_t)hs_graph_count(r->graph), "watch_mode", mode,
+        "startup_ms", (double)r->startup_ns / 1e6);
 }

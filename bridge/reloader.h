@@ -16,6 +16,7 @@
 #include <Python.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct hs_app;
 struct hs_changeset;
@@ -78,6 +79,65 @@ hs_reloader_failure(struct hs_reloader *r, const char **context);
  * Thread: any. GIL: held. Locks: none (the GIL orders it with reloads). */
 PyObject *
 hs_reloader_status(struct hs_reloader *r);
+
+/* ---- restarts (bridge/reloader_policy.c) -------------------------------- */
+
+/* What makes the reloader ask for a full restart instead of reloading
+ * in-process. globs are copied. */
+struct hs_reloader_restart {
+    int always;                     /* --strategy restart */
+    unsigned threshold;             /* more changed modules restart; 0 off */
+    const char *const *globs;       /* --restart-on */
+    size_t nglobs;
+    /* Ask the server for a restart; 1 pending, 0 refused (see
+     * hs_bridge_restart_fn). NULL: never restart. */
+    int (*request)(void *ctx, const char *reason);
+    void *ctx;
+};
+
+/* Configure restarts (before requests run). Returns 0 or -ENOMEM.
+ * Thread: main. GIL: not needed. Locks: none (startup). */
+int
+hs_reloader_set_restart(struct hs_reloader *r,
+                        const struct hs_reloader_restart *cfg);
+
+/* What a restart costs here (process start to app loaded), compared with
+ * the predicted cost of each reload plan. 0: unknown (no cost rule).
+ * Thread: main. Locks: none (startup). */
+void
+hs_reloader_set_startup_ns(struct hs_reloader *r, uint64_t ns);
+
+/* The barrier before a request is dispatched: like gate_enter, but
+ * without taking the reload lock, and it tells whether a restart is
+ * pending (1: the request must not run in this process) or not (0). The
+ * next hs_reloader_gate_enter on the same thread then skips the barrier
+ * (the request is not older than the changes it would find).
+ * Thread: connection. GIL: not held. Locks: none held. */
+int
+hs_reloader_prepare(struct hs_reloader *r);
+
+/* The pending restart is off (exec failed, shutting down): apply changes
+ * in-process again. Thread: any. GIL: not held. */
+void
+hs_reloader_restart_cancelled(struct hs_reloader *r);
+
+/* Before exec: drain the watcher and remove the cached bytecode of every
+ * changed .py file (the next image must compile them from source).
+ * Thread: main. GIL: not held (taken inside). */
+void
+hs_reloader_before_exec(struct hs_reloader *r);
+
+/* Does a --restart-on GLOB match a changed file? rel is the path
+ * relative to the working directory (or absolute outside it), abs the
+ * absolute path. A glob starting with '/' is matched against abs; a glob
+ * without '/' against the file name ("./GLOB" against rel: anchored at
+ * the working directory); a glob starting with two stars and a slash
+ * (any depth) against rel and every tail of rel after a '/'; any other
+ * glob against rel. fnmatch(3) without FNM_PATHNAME: '*' crosses '/'.
+ * Returns 1 or 0. Pure.
+ * Thread: any. GIL: not needed. */
+int
+hs_reloader_glob_match(const char *glob, const char *rel, const char *abs);
 
 /* The namespace module `name` had before the re-execution in progress
  * (borrowed), or NULL (no exception) when that module is not being

@@ -117,11 +117,12 @@ done:
 static int
 save_edges(struct hs_reloader *r, struct entry *e)
 {
-    size_t n = hs_graph_count(r->graph), j;
+    size_t n = hs_graph_nimports(r->graph, e->id), j;
     unsigned k;
+    int dep;
 
     for (j = 0; j < n; j++) {
-        if ((k = hs_graph_edge_kind(r->graph, e->id, (int)j)) == 0) {
+        if (hs_graph_import_at(r->graph, e->id, j, &dep, &k) < 0) {
             continue;
         }
         if ((e->nedge & 15) == 0) {
@@ -137,7 +138,7 @@ save_edges(struct hs_reloader *r, struct entry *e)
             }
             e->ekind = kind;
         }
-        e->eto[e->nedge] = (int)j;
+        e->eto[e->nedge] = dep;
         e->ekind[e->nedge] = k;
         e->nedge++;
     }
@@ -583,12 +584,18 @@ report:
         Py_XSETREF(exc, named);
         r->failures++;
         if (exc != NULL) {
+            b->restart = hs_reloader_failure_wants_restart(
+                r, exc, plan.order, plan.len, b, b->restart_why,
+                sizeof(b->restart_why));
             err = hs_reloader_exc_line(exc);
             set_failure(r, exc, trigger, plan_names, changed, nchanged);
             changed = NULL;
-            hs_log(HS_LOG_ERROR, "reload failed (%s): %s", trigger,
+            hs_log(b->restart ? HS_LOG_WARN : HS_LOG_ERROR,
+                   "reload failed (%s): %s", trigger,
                    err != NULL ? err : "?");
-            hs_reloader_log_traceback(exc);
+            if (!b->restart) {
+                hs_reloader_log_traceback(exc);
+            }
         }
     }
     Py_XSETREF(r->last,

@@ -14,6 +14,8 @@
 
 #include "bridge/reloader.h"
 
+struct hs_changes;
+
 #define HS_RELOAD_ARROW " \xe2\x86\x92 "   /* " → " */
 #define HS_RELOAD_LIST_MAX 1200   /* bytes of module names in a log line */
 
@@ -45,6 +47,22 @@ struct hs_reloader {
     uint64_t reloads;
     uint64_t failures;
     PyObject *last;                 /* status()["last"] */
+
+    /* Restarts (reloader_policy.c). */
+    int restart_always;
+    unsigned threshold;
+    char **globs;                   /* --restart-on, owned */
+    size_t nglobs;
+    char **dglobs;                  /* the framework's defaults, owned */
+    size_t ndglobs;
+    char *settings_module;          /* Django's, owned, or NULL */
+    int framework_checked;          /* defaults looked for (app loaded) */
+    uint64_t startup_ns;
+    int (*restart_fn)(void *ctx, const char *reason);
+    void *restart_ctx;
+    _Atomic int restart_pending;
+    uint64_t restarts;              /* asked for, for status() */
+    PyObject *restart_reason;       /* str, the last one asked for */
 };
 
 /* What a batch of changed paths means for the graph. */
@@ -57,6 +75,10 @@ struct hs_reload_batch {
     size_t ntrigger;
     size_t captrigger;
     int retry;                      /* broken state and a .py changed */
+    /* Set by hs_reloader_execute when the reload failed outside the
+     * changed code and a restart should follow (reloader_policy.c). */
+    int restart;
+    char restart_why[512];
 };
 
 static inline uint64_t
@@ -73,6 +95,39 @@ hs_reloader_now_ns(void)
  * Thread: connection. GIL: held. Locks: r->mu, reload write side. */
 void
 hs_reloader_execute(struct hs_reloader *r, struct hs_reload_batch *b);
+
+/* Policy (reloader_policy.c). */
+
+/* Before executing b: does it need a restart instead (overflow,
+ * --strategy restart, a --restart-on or framework glob, the framework's
+ * settings in the plan, a module with __hotserve_reload__ = False, more
+ * than --restart-threshold modules, a plan predicted slower than a
+ * restart)? 1 with a one-line reason in why, else 0.
+ * Thread: connection. GIL: held. Locks: r->mu. */
+int
+hs_reloader_wants_restart(struct hs_reloader *r,
+                          const struct hs_changes *ch,
+                          const struct hs_reload_batch *b, char *why,
+                          size_t cap);
+
+/* After a failed execution of the plan `ids` (n nodes): was exc raised
+ * outside the code that ran (a library's or an untouched module's
+ * state refusing the re-execution)? 1 with a reason in why.
+ * Thread: connection. GIL: held. Locks: r->mu, write side. */
+int
+hs_reloader_failure_wants_restart(struct hs_reloader *r, PyObject *exc,
+                                  const int *ids, size_t n,
+                                  const struct hs_reload_batch *b,
+                                  char *why, size_t cap);
+
+/* Ask the server for the restart (the server logs "restarting: why").
+ * 1 when it is pending, 0 when refused. Thread: any. GIL: held. */
+int
+hs_reloader_ask_restart(struct hs_reloader *r, const char *why);
+
+/* Free the policy state (hs_reloader_free). GIL: held. */
+void
+hs_reloader_policy_clear(struct hs_reloader *r);
 
 /* Reporting helpers (reloader_report.c). GIL: held for the ones taking
  * Python objects. */

@@ -268,6 +268,24 @@ hs_graph_edge_kind(const struct hs_graph *g, int importer, int imported)
     return 0;
 }
 
+size_t
+hs_graph_nimports(const struct hs_graph *g, int importer)
+{
+    return valid(g, importer) ? g->nodes[importer].nout : 0;
+}
+
+int
+hs_graph_import_at(const struct hs_graph *g, int importer, size_t i,
+                   int *imported, unsigned *kind)
+{
+    if (!valid(g, importer) || i >= g->nodes[importer].nout) {
+        return -EINVAL;
+    }
+    *imported = g->nodes[importer].out[i].to;
+    *kind = g->nodes[importer].out[i].kind;
+    return 0;
+}
+
 int
 hs_graph_clear_imports(struct hs_graph *g, int importer)
 {

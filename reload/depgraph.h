@@ -75,6 +75,16 @@ hs_graph_add_edge(struct hs_graph *g, int importer, int imported,
 unsigned
 hs_graph_edge_kind(const struct hs_graph *g, int importer, int imported);
 
+/* The i-th edge leaving `importer` (0 <= i < hs_graph_nimports): sets
+ * *imported and *kind and returns 0, or -EINVAL for a bad id or index.
+ * Lets callers walk a module's imports in O(its edges), in the order they
+ * were added, instead of probing every node. */
+size_t
+hs_graph_nimports(const struct hs_graph *g, int importer);
+int
+hs_graph_import_at(const struct hs_graph *g, int importer, size_t i,
+                   int *imported, unsigned *kind);
+
 /* Drop every edge leaving `importer` (done before the module runs again,
  * so its import statements rebuild them). Returns 0 or -EINVAL. */
 int

@@ -27,6 +27,7 @@
 #define DEFAULT_MAX_HEADER_SIZE ((size_t)128 * 1024)
 #define DEFAULT_MAX_BODY_SIZE ((size_t)1024 * 1024 * 1024)
 #define DEFAULT_SHUTDOWN_TIMEOUT 10u
+#define DEFAULT_RESTART_THRESHOLD 50u
 
 #define USAGE_LINE "usage: hotserve [OPTIONS] MODULE[:ATTR]"
 
@@ -49,6 +50,9 @@ enum opt_id {
     OPT_WATCH,
     OPT_EXCLUDE,
     OPT_FACTORY,
+    OPT_RESTART_ON,
+    OPT_RESTART_THRESHOLD,
+    OPT_STRATEGY,
 };
 
 static const char short_opts[] = ":b:hqV";
@@ -70,6 +74,9 @@ static const struct option long_opts[] = {
     {"poll", no_argument, NULL, OPT_POLL},
     {"watch", required_argument, NULL, OPT_WATCH},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"restart-on", required_argument, NULL, OPT_RESTART_ON},
+    {"restart-threshold", required_argument, NULL, OPT_RESTART_THRESHOLD},
+    {"strategy", required_argument, NULL, OPT_STRATEGY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -97,6 +104,9 @@ static const struct {
     {"HOTSERVE_POLL", OPT_POLL},
     {"HOTSERVE_WATCH", OPT_WATCH},
     {"HOTSERVE_EXCLUDE", OPT_EXCLUDE},
+    {"HOTSERVE_RESTART_ON", OPT_RESTART_ON},
+    {"HOTSERVE_RESTART_THRESHOLD", OPT_RESTART_THRESHOLD},
+    {"HOTSERVE_STRATEGY", OPT_STRATEGY},
 };
 
 /* State of one hs_config_parse call. */
@@ -105,6 +115,7 @@ struct parse_state {
     int argv_pythonpath;    /* argv gave one: env entries were dropped */
     int argv_watch;
     int argv_exclude;
+    int argv_restart_on;
     int help;
     int version;
     int rc;                 /* first error, 0 if none */
@@ -320,7 +331,8 @@ apply_option(struct hs_config *cfg, struct parse_state *st, int id,
     source_name(st, id, env, src, sizeof(src));
     if (value == NULL && (id == OPT_BIND || id == OPT_CHDIR ||
                           id == OPT_PYTHON || id == OPT_PYTHONPATH ||
-                          id == OPT_WATCH || id == OPT_EXCLUDE))
+                          id == OPT_WATCH || id == OPT_EXCLUDE ||
+                          id == OPT_RESTART_ON))
         value = "";
     if (st->from_env && value != NULL &&
         (id == OPT_FACTORY || id == OPT_NO_ACCESS_LOG || id == OPT_QUIET ||
@@ -354,9 +366,11 @@ apply_option(struct hs_config *cfg, struct parse_state *st, int id,
         break;
     case OPT_PYTHONPATH:
     case OPT_WATCH:
-    case OPT_EXCLUDE: {
+    case OPT_EXCLUDE:
+    case OPT_RESTART_ON: {
         struct hs_strlist *l;
         int *argv_seen;
+        int globs = id == OPT_EXCLUDE || id == OPT_RESTART_ON;
 
         if (id == OPT_PYTHONPATH) {
             l = &cfg->pythonpath;
@@ -364,13 +378,15 @@ apply_option(struct hs_config *cfg, struct parse_state *st, int id,
         } else if (id == OPT_WATCH) {
             l = &cfg->watch;
             argv_seen = &st->argv_watch;
-        } else {
+        } else if (id == OPT_EXCLUDE) {
             l = &cfg->exclude;
             argv_seen = &st->argv_exclude;
+        } else {
+            l = &cfg->restart_on;
+            argv_seen = &st->argv_restart_on;
         }
         if (st->from_env) {
-            rc = strlist_split(l, value, id == OPT_EXCLUDE ? ',' : ':',
-                               id == OPT_EXCLUDE);
+            rc = strlist_split(l, value, globs ? ',' : ':', globs);
             break;
         }
         if (value[0] == '\0') {
@@ -396,6 +412,19 @@ apply_option(struct hs_config *cfg, struct parse_state *st, int id,
     case OPT_SHUTDOWN_TIMEOUT:
         if (apply_number(st, src, value, 0, 0, 3600, &n) == 0)
             cfg->shutdown_timeout = (unsigned)n;
+        return;
+    case OPT_RESTART_THRESHOLD:
+        if (apply_number(st, src, value, 0, 0, 1000000, &n) == 0)
+            cfg->restart_threshold = (unsigned)n;
+        return;
+    case OPT_STRATEGY:
+        if (strcmp(value, "auto") == 0)
+            cfg->strategy = HS_STRATEGY_AUTO;
+        else if (strcmp(value, "restart") == 0)
+            cfg->strategy = HS_STRATEGY_RESTART;
+        else
+            fail(st, -EINVAL, "%s: invalid strategy '%s' (expected auto "
+                 "or restart)", src, value);
         return;
     case OPT_MAX_HEADER_SIZE:
         if (apply_number(st, src, value, 1, 1024, (uint64_t)64 << 20,
@@ -553,6 +582,8 @@ set_defaults(struct hs_config *cfg)
     cfg->max_header_size = DEFAULT_MAX_HEADER_SIZE;
     cfg->max_body_size = DEFAULT_MAX_BODY_SIZE;
     cfg->shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
+    cfg->restart_threshold = DEFAULT_RESTART_THRESHOLD;
+    cfg->strategy = HS_STRATEGY_AUTO;
     cfg->access_log = 1;
     cfg->reload = 1;
 }
@@ -742,6 +773,7 @@ hs_config_free(struct hs_config *cfg)
     strlist_clear(&cfg->pythonpath);
     strlist_clear(&cfg->watch);
     strlist_clear(&cfg->exclude);
+    strlist_clear(&cfg->restart_on);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -781,8 +813,9 @@ USAGE_LINE "\n"
 "                            k, m and g suffixes [default: 1g]\n"
 "                            [env: HOTSERVE_MAX_BODY_SIZE]\n"
 "  --shutdown-timeout SECONDS\n"
-"                            on SIGINT/SIGTERM, wait this long for\n"
-"                            requests in flight, 0-3600 [default: 10]\n"
+"                            on SIGINT/SIGTERM and before a restart, wait\n"
+"                            this long for requests in flight, 0-3600\n"
+"                            [default: 10]\n"
 "                            [env: HOTSERVE_SHUTDOWN_TIMEOUT]\n"
 "  --no-access-log           do not log one line per request\n"
 "                            [env: HOTSERVE_NO_ACCESS_LOG]\n"
@@ -803,8 +836,9 @@ USAGE_LINE "\n"
 "                            [env: HOTSERVE_PYTHON]\n"
 "\n"
 "Reloading:\n"
-"  --no-reload               never reload: serve the code as first\n"
-"                            imported [env: HOTSERVE_NO_RELOAD]\n"
+"  --no-reload               never reload or restart on changes: serve\n"
+"                            the code as first imported\n"
+"                            [env: HOTSERVE_NO_RELOAD]\n"
 "  --poll                    detect changes by polling file times instead\n"
 "                            of inotify (Docker bind mounts, WSL, NFS)\n"
 "                            [env: HOTSERVE_POLL]\n"
@@ -814,6 +848,25 @@ USAGE_LINE "\n"
 "  --exclude GLOB            ignore changes to paths matching GLOB;\n"
 "                            repeatable [env: HOTSERVE_EXCLUDE,\n"
 "                            ','-separated]\n"
+"\n"
+"Restarts (the process re-executes itself; the socket stays open, so\n"
+"requests wait instead of being refused; also on SIGHUP and on\n"
+"POST /__hotserve__/restart from this machine):\n"
+"  --strategy auto|restart   auto: reload changed modules in-process and\n"
+"                            restart only when that is unsafe or slower;\n"
+"                            restart: restart on every change\n"
+"                            [default: auto] [env: HOTSERVE_STRATEGY]\n"
+"  --restart-on GLOB         restart when a file matching GLOB changes;\n"
+"                            GLOB without '/' matches the file name,\n"
+"                            with '/' the path from the working\n"
+"                            directory ('*' crosses '/', '**/' is any\n"
+"                            depth); repeatable. Django projects add\n"
+"                            their settings, models.py, models/, apps.py,\n"
+"                            migrations/ and .env [env:\n"
+"                            HOTSERVE_RESTART_ON, ','-separated]\n"
+"  --restart-threshold N     restart when more than N modules change at\n"
+"                            once (a branch switch); 0 never\n"
+"                            [default: 50] [env: HOTSERVE_RESTART_THRESHOLD]\n"
 "\n"
 "Other:\n"
 "  -h, --help                show this help and exit\n"

@@ -14,6 +14,12 @@ enum hs_config_action {
     HS_CONFIG_VERSION = 2,  /* print the version, exit 0 */
 };
 
+/* How changes are applied (--strategy). */
+enum hs_strategy {
+    HS_STRATEGY_AUTO = 0,       /* reload in-process, restart when needed */
+    HS_STRATEGY_RESTART = 1,    /* every change is a full restart */
+};
+
 struct hs_strlist {
     char **items;           /* owned, each owned */
     size_t len;
@@ -41,6 +47,10 @@ struct hs_config {
     int poll;                      /* --poll: stat polling, no inotify */
     struct hs_strlist watch;       /* --watch DIR, repeatable */
     struct hs_strlist exclude;     /* --exclude GLOB, repeatable */
+    /* Restarts. */
+    struct hs_strlist restart_on;  /* --restart-on GLOB, repeatable */
+    unsigned restart_threshold;    /* --restart-threshold N (default 50) */
+    enum hs_strategy strategy;     /* --strategy auto|restart */
 };
 
 /* Returns the value of an environment variable or NULL (getenv shape). */

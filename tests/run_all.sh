@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: a -Werror build and an
-# ASan+UBSan build, each running every unit and integration test.
+# ASan+UBSan build, each running every unit and integration test (and
+# the fuzz corpus replays), then a bounded libFuzzer run per parser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -17,3 +18,9 @@ echo "== build + tests (-Werror)"
 run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build + tests (ASan + UBSan)"
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DHS_SANITIZE=ON
+# Timed libFuzzer runs of the pure parsers (clang; tests/fuzz/run.sh).
+# FUZZ_SECONDS per target (default 30, two targets at a time); 0 skips.
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  echo "== fuzzing (${FUZZ_SECONDS:-30}s per target)"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash tests/fuzz/run.sh
+fi

@@ -26,6 +26,13 @@ RawConn, raw_request, http, wait_until, scaled, APPS_DIR`). Fixtures:
                      with default options.
     apps_dir         the tests/apps directory (cwd of servers by default).
 
+Sanitizer gate: a sanitizer report (ASan, LSan, UBSan: harness.SANITIZER_RE)
+in the output of any Server of this run fails the test during which it
+appeared (an autouse fixture; the factories check each server after
+stopping it, so a leak reported at exit counts too), and pytest's exit
+status as a last resort. Exit statuses alone cannot be trusted for this:
+UBSan and a hotserve runtime error both exit 1.
+
 Reload tests reuse these: start a server with cwd= a tmp copy of a project
 (never edit files under tests/apps while a server watches it), edit files,
 then request and check `srv.wait_for_log(...)`.
@@ -37,6 +44,12 @@ import pytest
 
 import harness
 from harness import APPS_DIR, Server
+
+
+def _sanitizer_problems(servers):
+    return ['sanitizer report from hotserve (pid %s)\n%s'
+            % (srv.proc.pid if srv.proc else '?', report)
+            for srv in servers for report in srv.new_sanitizer_reports()]
 
 
 def _make_factory(workdir, check_exit, stop_timeout):
@@ -71,6 +84,7 @@ def _make_factory(workdir, check_exit, stop_timeout):
                 problems.append('hotserve exited with status %s after '
                                 'SIGTERM at teardown\n%s'
                                 % (rc, srv.describe()))
+        problems += _sanitizer_problems(servers)
         return problems
 
     return make, finish
@@ -83,7 +97,8 @@ def server_factory(tmp_path):
     make, finish = _make_factory(tmp_path, check_exit=False,
                                  stop_timeout=harness.scaled(5))
     yield make
-    finish()
+    problems = [p for p in finish() if p.startswith('sanitizer report')]
+    assert not problems, '\n\n'.join(problems)
 
 
 @pytest.fixture(scope='module')
@@ -104,6 +119,25 @@ def suite_server(module_server_factory):
 @pytest.fixture(scope='session')
 def apps_dir():
     return APPS_DIR
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_gate():
+    """Fail the test if any server of this run (this test's, or a module
+    server still running) printed a sanitizer report meanwhile."""
+    yield
+    problems = _sanitizer_problems(Server.instances)
+    assert not problems, '\n\n'.join(problems)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Anything not yet reported by a test (a server stopped outside every
+    # fixture): fail the run rather than lose it.
+    problems = _sanitizer_problems(Server.instances)
+    if problems:
+        print('\n\n'.join(['', 'SANITIZER REPORTS:'] + problems))
+        if session.exitstatus == 0:
+            session.exitstatus = 1
 
 
 def pytest_report_header(config):

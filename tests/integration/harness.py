@@ -55,6 +55,32 @@ BANNER_RE = re.compile(
     r':(\d+)/\s*$', re.M)
 ERROR_PREFIX = 'hotserve: error: '
 
+# The first line of a sanitizer report in a process's output: ASan and
+# LSan ("==PID==ERROR: AddressSanitizer: heap-use-after-free ...") and
+# UBSan ("bridge/input.c:83:25: runtime error: ..."). In the sanitizer
+# build a report is a failure of the test that started the process,
+# whatever the process's exit status (conftest.py checks every Server).
+SANITIZER_RE = re.compile(
+    r'^(?P<start>==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer)\b'
+    r'|(?:[^\s:]+:\d+(?::\d+)?|<unknown>): runtime error: )'
+    r'|^SUMMARY: (?:AddressSanitizer|LeakSanitizer|'
+    r'UndefinedBehaviorSanitizer)\b', re.M)
+
+
+def sanitizer_reports(text, context=4000):
+    """Every sanitizer report in text, each cut to `context` chars from
+    its first line. A SUMMARY line closes the report before it; one with
+    no report before it counts as a report of its own."""
+    out = []
+    open_report = False
+    for m in SANITIZER_RE.finditer(text):
+        if m.group('start') is None and open_report:
+            open_report = False
+            continue
+        open_report = m.group('start') is not None
+        out.append(text[m.start():m.start() + context])
+    return out
+
 
 def find_binary():
     path = os.environ.get('HOTSERVE_BIN')
@@ -131,6 +157,8 @@ class Server:
     at pytest do not reach it.
     """
 
+    instances = []      # every Server made in this run (conftest checks)
+
     def __init__(self, workdir=None, name='hotserve'):
         self.workdir = workdir or tempfile.mkdtemp(prefix='hs-integ-')
         os.makedirs(self.workdir, exist_ok=True)
@@ -142,6 +170,9 @@ class Server:
         self.stop_requested = False   # a signal came from this object
         self._seq = 0
         self.stdout_path = self.stderr_path = None
+        self.log_paths = []           # every log file of every start()
+        self.sanitizer_checked = {}   # log path -> offset already checked
+        Server.instances.append(self)
 
     # -- process ---------------------------------------------------------
 
@@ -152,6 +183,7 @@ class Server:
         self._seq += 1
         base = os.path.join(self.workdir, '%s.%d' % (self.name, self._seq))
         self.stdout_path, self.stderr_path = base + '.out', base + '.err'
+        self.log_paths += [self.stdout_path, self.stderr_path]
         argv = [binary or find_binary()]
         if bind is not None:
             argv += ['--bind', bind]
@@ -304,6 +336,27 @@ class Server:
                                      % (regex, stream, scaled(timeout),
                                         self.describe()))
             time.sleep(0.02)
+
+    def new_sanitizer_reports(self):
+        """Sanitizer reports in this object's logs (every start) that no
+        earlier call returned. Only whole lines are consumed, so a report
+        being written now is found complete by a later call."""
+        found = []
+        for path in self.log_paths:
+            text = self._read(path)
+            done = self.sanitizer_checked.get(path, 0)
+            cut = text.rfind('\n') + 1
+            if self.proc is not None and self.proc.poll() is not None:
+                cut = len(text)       # exited: the text is final
+            if cut <= done:
+                continue
+            reports = sanitizer_reports(text[done:])
+            if reports:
+                found += ['%s:\n%s' % (path, r) for r in reports]
+                # report the whole log once, not line by line
+                cut = len(text)
+            self.sanitizer_checked[path] = cut
+        return found
 
     def describe(self, tail=6000):
         status = self.proc.poll() if self.proc else None

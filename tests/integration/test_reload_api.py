@@ -214,8 +214,10 @@ def test_status_fields(server_factory, tmp_path, mode):
     p = api_project(tmp_path)
     srv = start(server_factory, p, 'app:application', mode=mode)
     st = status(srv)
-    assert set(st) == {'enabled', 'generation', 'reloads', 'failures',
-                       'last', 'modules', 'watch_mode'}
+    # The documented fields (more may be added: status is a dict for
+    # humans and scripts, not a closed record).
+    assert set(st) >= {'enabled', 'generation', 'reloads', 'failures',
+                       'last', 'modules', 'watch_mode'}, sorted(st)
     assert st['enabled'] is True
     assert st['watch_mode'] == mode
     assert st['reloads'] == 0 and st['failures'] == 0 and st['last'] is None
@@ -231,13 +233,13 @@ def test_status_fields(server_factory, tmp_path, mode):
     assert st['reloads'] == 1 and st['failures'] == 0
     assert st['generation'] > gen0
     last = st['last']
-    assert set(last) == {'modules', 'total_ms', 'trigger', 'ok', 'error',
-                         'deleted'}
+    assert set(last) >= {'modules', 'total_ms', 'trigger', 'ok', 'error',
+                         'deleted'}, sorted(last)
     assert last['ok'] is True and last['error'] is None
     assert last['trigger'] == ['views.py'] and last['deleted'] == []
     assert last_modules(st) == ['views', 'urls', 'app']
     for m in last['modules']:
-        assert set(m) == {'name', 'ms'}
+        assert set(m) >= {'name', 'ms'}, m
         assert isinstance(m['ms'], float) and 0 <= m['ms'] <= last['total_ms']
     assert isinstance(last['total_ms'], float)
     assert last['total_ms'] >= sum(m['ms'] for m in last['modules'])

@@ -414,6 +414,32 @@ test_invalid_and_duplicate_ids_ignored(void **state)
 }
 
 static void
+test_imports_listed_in_insertion_order(void **state)
+{
+    struct hs_graph *g = hs_graph_new();
+    int a = hs_graph_node(g, "a"), b = hs_graph_node(g, "b");
+    int c = hs_graph_node(g, "c"), to;
+    unsigned kind;
+
+    (void)state;
+    assert_int_equal(hs_graph_add_edge(g, a, c, HS_EDGE_HOLDS), 0);
+    assert_int_equal(hs_graph_add_edge(g, a, b, HS_EDGE_BINDS), 0);
+    assert_int_equal(hs_graph_add_edge(g, a, c, HS_EDGE_BINDS), 0);
+    assert_int_equal(hs_graph_nimports(g, a), 2);
+    assert_int_equal(hs_graph_import_at(g, a, 0, &to, &kind), 0);
+    assert_int_equal(to, c);
+    assert_int_equal(kind, HS_EDGE_HOLDS | HS_EDGE_BINDS);
+    assert_int_equal(hs_graph_import_at(g, a, 1, &to, &kind), 0);
+    assert_int_equal(to, b);
+    assert_int_equal(kind, HS_EDGE_BINDS);
+    assert_int_equal(hs_graph_import_at(g, a, 2, &to, &kind), -EINVAL);
+    assert_int_equal(hs_graph_nimports(g, b), 0);
+    assert_int_equal(hs_graph_nimports(g, 99), 0);
+    assert_int_equal(hs_graph_import_at(g, 99, 0, &to, &kind), -EINVAL);
+    hs_graph_free(g);
+}
+
+static void
 test_clear_imports_drops_both_directions(void **state)
 {
     (void)state;
@@ -667,6 +693,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_order_is_stable),
         cmocka_unit_test(test_invalid_and_duplicate_ids_ignored),
         cmocka_unit_test(test_clear_imports_drops_both_directions),
+        cmocka_unit_test(test_imports_listed_in_insertion_order),
         cmocka_unit_test(test_plan_cost),
         cmocka_unit_test(test_10k_layered_graph),
         cmocka_unit_test(test_10k_chain_and_ring),

@@ -186,6 +186,8 @@ def _after_reload(modules):
         except Exception:
             _log_exception("clearing cache %r" % (key,))
     _clear_framework_caches()
+    from hotserve import _frameworks    # Django/Flask (the "django" helper)
+    _frameworks.after_reload(modules)
     for key, callback in list(_callbacks.items()):
         try:
             callback(list(modules))
@@ -193,12 +195,87 @@ def _after_reload(modules):
             _log_exception("on_reload callback %r" % (key,))
 
 
+def _is_loopback(addr):
+    """True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z (REMOTE_ADDR)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _restart_app(environ, start_response):
+    """POST /__hotserve__/restart: a full restart of the server process,
+    from this machine only (the dev server may listen on 0.0.0.0)."""
+    def reply(status, text, extra=()):
+        body = (text + "\n").encode()
+        start_response(status, [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ] + list(extra))
+        return [body]
+
+    addr = environ.get("REMOTE_ADDR", "")
+    if not _is_loopback(addr):
+        return reply("403 Forbidden", "restarts are only accepted from "
+                     "this machine (127.0.0.1 or ::1), not from %s" % addr)
+    if environ.get("REQUEST_METHOD") != "POST":
+        return reply("405 Method Not Allowed", "use POST to restart",
+                     [("Allow", "POST")])
+    request = getattr(_hotserve, "request_restart", None)
+    if request is None or not request("requested by POST "
+                                      "/__hotserve__/restart from %s"
+                                      % addr):
+        return reply("503 Service Unavailable", "hotserve cannot restart "
+                     "now (see the server log)")
+    return reply("202 Accepted", "restarting")
+
+
+def _restart_defaults():
+    """The framework's restart rules for the loaded app, or None:
+    (settings module name or None, [globs]). Django: the settings module's
+    file (its package directory when it is a package) and models.py,
+    models/, apps.py, migrations/ and .env, which Django reads once at
+    setup. Called by the reloader once the app is loaded."""
+    import os
+
+    if "django.conf" not in sys.modules:
+        return None
+    try:
+        from django.conf import settings
+        if not settings.configured:
+            return None
+        name = getattr(settings, "SETTINGS_MODULE", None)
+    except Exception:
+        return None
+    globs = ["models.py", "**/models/*", "apps.py", "**/migrations/*",
+             ".env"]
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    path = getattr(module, "__file__", None)
+    if isinstance(path, str):
+        rel = os.path.relpath(os.path.realpath(path), os.getcwd())
+        if rel.startswith(".." + os.sep):
+            rel = os.path.realpath(path)
+        if hasattr(module, "__path__"):
+            globs.insert(0, os.path.dirname(rel) + "/*")
+        else:
+            globs.insert(0, rel if "/" in rel else "./" + rel)
+    return (name if isinstance(name, str) else None, globs)
+
+
 def _internal_app(environ, start_response):
     """The WSGI app behind /__hotserve__/: GET /__hotserve__/status returns
-    status() as JSON; anything else is a 404."""
+    status() as JSON, POST /__hotserve__/restart restarts (loopback
+    clients only); anything else is a 404."""
     import json
 
     method = environ.get("REQUEST_METHOD", "GET")
+    if environ.get("PATH_INFO") == "/__hotserve__/restart":
+        return _restart_app(environ, start_response)
     if (environ.get("PATH_INFO") == "/__hotserve__/status"
             and method in ("GET", "HEAD")):
         body = (json.dumps(status(), indent=2, sort_keys=True) + "\n").encode()
