@@ -71,6 +71,7 @@ hs_app_load(struct hs_app *app)
 
     free(app->usage_error);
     app->usage_error = NULL;
+    hs_frameworks_before_import();
     mod = PyImport_ImportModule(app->module);
     if (mod == NULL) {
         if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {

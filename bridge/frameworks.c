@@ -53,6 +53,21 @@ log_failure(const char *what)
     Py_DECREF(exc);
 }
 
+void
+hs_frameworks_before_import(void)
+{
+    PyObject *mod = PyImport_ImportModule(PKG), *res = NULL;
+
+    if (mod != NULL) {
+        res = PyObject_CallMethod(mod, "before_import", NULL);
+    }
+    if (res == NULL) {
+        log_failure(PKG ".before_import()");
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(mod);
+}
+
 PyObject *
 hs_frameworks_app_loaded(PyObject *app)
 {

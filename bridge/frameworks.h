@@ -10,6 +10,14 @@
 
 #include <stddef.h>
 
+/* Before the app module is imported (each load attempt):
+ * hotserve._frameworks.before_import() installs the import hooks that
+ * must see the framework load (which module registers which Django
+ * ModelAdmin). Never fails: a Python error is logged as a warning.
+ * Thread: any. GIL: held. Locks: startup or reload write side. */
+void
+hs_frameworks_before_import(void);
+
 /* The app to serve for the freshly loaded WSGI callable app (borrowed):
  * hotserve._frameworks.app_loaded(app) may wrap it (Django's static files
  * handler) and runs the framework's startup work (Django's system checks,

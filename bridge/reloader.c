@@ -608,6 +608,8 @@ hs_reloader_before_exec(struct hs_reloader *r)
         }
         hs_py_leave();
     }
+    /* Still pending, should the exec fail. */
+    put_back(r, &ch);
     hs_changes_free(&ch);
 }
 

@@ -53,6 +53,8 @@ enum opt_id {
     OPT_RESTART_ON,
     OPT_RESTART_THRESHOLD,
     OPT_STRATEGY,
+    OPT_NOSTATIC,       /* Django: runserver's --nostatic / --insecure */
+    OPT_INSECURE,
 };
 
 static const char short_opts[] = ":b:hqV";
@@ -72,6 +74,8 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"no-reload", no_argument, NULL, OPT_NO_RELOAD},
     {"poll", no_argument, NULL, OPT_POLL},
+    {"nostatic", no_argument, NULL, OPT_NOSTATIC},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"watch", required_argument, NULL, OPT_WATCH},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"restart-on", required_argument, NULL, OPT_RESTART_ON},
@@ -107,6 +111,8 @@ static const struct {
     {"HOTSERVE_RESTART_ON", OPT_RESTART_ON},
     {"HOTSERVE_RESTART_THRESHOLD", OPT_RESTART_THRESHOLD},
     {"HOTSERVE_STRATEGY", OPT_STRATEGY},
+    {"HOTSERVE_NOSTATIC", OPT_NOSTATIC},
+    {"HOTSERVE_INSECURE", OPT_INSECURE},
 };
 
 /* State of one hs_config_parse call. */
@@ -336,7 +342,8 @@ apply_option(struct hs_config *cfg, struct parse_state *st, int id,
         value = "";
     if (st->from_env && value != NULL &&
         (id == OPT_FACTORY || id == OPT_NO_ACCESS_LOG || id == OPT_QUIET ||
-         id == OPT_NO_RELOAD || id == OPT_POLL)) {
+         id == OPT_NO_RELOAD || id == OPT_POLL || id == OPT_NOSTATIC ||
+         id == OPT_INSECURE)) {
         on = parse_bool(value);
         if (on < 0) {
             fail(st, -EINVAL,
@@ -451,6 +458,12 @@ apply_option(struct hs_config *cfg, struct parse_state *st, int id,
         return;
     case OPT_POLL:
         cfg->poll = on;
+        return;
+    case OPT_NOSTATIC:
+        cfg->nostatic = on;
+        return;
+    case OPT_INSECURE:
+        cfg->insecure = on;
         return;
     case OPT_HELP:
         st->help = 1;
@@ -867,6 +880,13 @@ USAGE_LINE "\n"
 "  --restart-threshold N     restart when more than N modules change at\n"
 "                            once (a branch switch); 0 never\n"
 "                            [default: 50] [env: HOTSERVE_RESTART_THRESHOLD]\n"
+"\n"
+"Django (detected when the app is a Django project):\n"
+"  --nostatic                do not serve static files (runserver's\n"
+"                            --nostatic) [env: HOTSERVE_NOSTATIC]\n"
+"  --insecure                serve static files with DEBUG off too\n"
+"                            (runserver's --insecure)\n"
+"                            [env: HOTSERVE_INSECURE]\n"
 "\n"
 "Other:\n"
 "  -h, --help                show this help and exit\n"

@@ -51,6 +51,10 @@ struct hs_config {
     struct hs_strlist restart_on;  /* --restart-on GLOB, repeatable */
     unsigned restart_threshold;    /* --restart-threshold N (default 50) */
     enum hs_strategy strategy;     /* --strategy auto|restart */
+    /* Django (runserver's flags; hotserve.django reads them from the
+     * HOTSERVE_NOSTATIC / HOTSERVE_INSECURE variables main() exports). */
+    int nostatic;                  /* --nostatic: no static files */
+    int insecure;                  /* --insecure: static with DEBUG off */
 };
 
 /* Returns the value of an environment variable or NULL (getenv shape). */

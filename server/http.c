@@ -17,6 +17,7 @@
 #include "reload/log.h"
 #include "server/accesslog.h"
 #include "server/request.h"
+#include "server/restart.h"
 #include "server/server.h"
 #include "server/uri.h"
 
@@ -58,8 +59,7 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
 {
     struct hs_request *r;
 
-    (void)cls;
-    (void)c;
+    hs_restart_conn_request(cls, c);    /* the connection is busy */
     r = hs_request_new(uri, strlen(uri));
     if (r != NULL) {
         r->raw_ptr = uri;
@@ -100,7 +100,8 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct hs_server *s = cls;
     struct hs_request *r = *con_cls;
 
-    (void)c;
+    /* Idle again: a restart may hand the connection to the next image. */
+    hs_restart_conn_done(s, c, r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     if (r == NULL) {
         return;
     }
@@ -321,6 +322,10 @@ dispatch(struct hs_server *s, struct MHD_Connection *c,
     enum MHD_Result ret;
     char *path;
 
+    /* The change barrier. When a restart is pending the request is handed
+     * to the next process image: the call returns only if that restart is
+     * called off. */
+    hs_restart_barrier(s, c, r, method, version, col->h, col->n);
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci != NULL && ci->client_addr != NULL) {
         if (ci->client_addr->sa_family == AF_INET6) {
@@ -506,6 +511,7 @@ hs_http_start(struct hs_server *s)
         {MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logger, s},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)hs_restart_conn_notify, s},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->cfg.max_connections,
          NULL},

@@ -40,6 +40,14 @@ main(int argc, char **argv)
         hs_config_free(&s.cfg);
         return 0;
     }
+    /* For hotserve.django in the embedded interpreter (and kept across
+     * restarts, which re-parse the same command line anyway). */
+    if (s.cfg.nostatic) {
+        setenv("HOTSERVE_NOSTATIC", "1", 1);
+    }
+    if (s.cfg.insecure) {
+        setenv("HOTSERVE_INSECURE", "1", 1);
+    }
     rc = hs_server_run(&s);
     hs_config_free(&s.cfg);
     return rc;

@@ -99,6 +99,10 @@ hs_restart_conn_notify(void *cls, struct MHD_Connection *c,
             memcpy(&cn->addr, ci->client_addr, cn->addrlen);
         }
         pthread_mutex_lock(&rs->mu);
+        if (cn->fd >= 0 && cn->fd == rs->probe_fd) {
+            cn->probe = 1;
+            cn->state = HS_CONN_CLOSING;    /* never taken, never busy */
+        }
         cn->next = rs->conns;
         if (rs->conns != NULL) {
             rs->conns->prev = cn;
@@ -117,6 +121,10 @@ hs_restart_conn_notify(void *cls, struct MHD_Connection *c,
     pthread_mutex_lock(&rs->mu);
     if (cn->state == HS_CONN_BUSY) {
         rs->busy--;
+    }
+    if (cn->probe) {
+        rs->probe_closed = 1;
+        rs->probe_fd = -1;
     }
     if (cn->state == HS_CONN_STOLEN) {
         /* MHD closed the dummy; the socket itself goes to the next

@@ -33,6 +33,7 @@ struct hs_conn {
     int saved;              /* the real socket while stolen, else -1 */
     enum hs_conn_state state;
     int closed;             /* MHD closed its number while stolen */
+    int probe;              /* the restart's own probe connection */
     uint64_t mark;          /* bytes MHD had read when it went idle */
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -59,6 +60,8 @@ struct hs_restart {
     struct hs_parked *parked;
     size_t nparked;
     int abort;              /* a stop signal ended the drain */
+    int probe_fd;           /* the probe's socket as MHD got it, -1 */
+    int probe_closed;       /* MHD closed the probe (or there is none) */
     int released;           /* no parking: the restart is off */
     struct hs_hthread *threads;
 
@@ -114,8 +117,9 @@ hs_restart_collect(struct hs_restart *rs, struct hs_handoff_req ***reqs,
 void
 hs_restart_inherit(struct hs_restart *rs, int inherit);
 
-/* Connections MHD counts that the table does not know yet (an accept
- * racing with the quiesce). */
+/* Connections MHD counts that the table does not know (yet or any
+ * longer): an accept racing with the quiesce, a closed connection MHD has
+ * not reaped. */
 int
 hs_restart_untracked(struct hs_restart *rs);
 

@@ -1,7 +1,11 @@
 /* One hotserve process from start to clean exit. Start order matters:
- * socket (fail fast on usage problems) -> loop with signal handlers
- * (before Python, cstack.md 3.3) -> Python -> app -> MHD -> wait for a
- * signal -> MHD stopped (threads joined) -> Python finalized. */
+ * socket (fail fast on usage problems) -> watches (before the app is
+ * imported: a file saved while the app imports is then seen as a change,
+ * also right after a restart) -> loop with signal handlers (before
+ * Python, cstack.md 3.3) -> Python -> app -> MHD -> wait for a signal or
+ * a restart (server/restart.c re-executes the process; the next image
+ * goes through the same order with the inherited socket) -> MHD stopped
+ * (threads joined) -> Python finalized. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include "reload/watch.h"
 #include "server/http.h"
 #include "server/listen.h"
+#include "server/restart.h"
 
 static void
 on_signal(int signum, void *ctx)
@@ -33,10 +38,8 @@ on_signal(int signum, void *ctx)
         _exit(130);
     }
     if (signum == SIGHUP) {
-        /* Restart comes with the restart feature; until then, say so. */
         pthread_mutex_unlock(&s->stop_mu);
-        hs_log(HS_LOG_WARN, "SIGHUP received: manual restart is not "
-               "supported yet; ignoring it");
+        hs_restart_request(s, "SIGHUP received");
         return;
     }
     if (s->stop_signal == 0) {
@@ -44,6 +47,15 @@ on_signal(int signum, void *ctx)
     }
     pthread_cond_broadcast(&s->stop_cv);
     pthread_mutex_unlock(&s->stop_mu);
+    /* A restart draining right now is called off. */
+    hs_restart_abort(s);
+}
+
+/* The bridge's restart callback. */
+static int
+restart_cb(void *ctx, const char *reason)
+{
+    return hs_restart_request(ctx, reason);
 }
 
 static int
@@ -116,14 +128,19 @@ banner(struct hs_server *s, const char *pyinfo)
     fflush(stdout);
 }
 
-static void
-wait_for_stop(struct hs_server *s)
+/* Wait for a stop signal (returns 0) or a restart request (1). */
+static int
+wait_for_event(struct hs_server *s)
 {
+    int restart;
+
     pthread_mutex_lock(&s->stop_mu);
-    while (s->stop_signal == 0) {
+    while (s->stop_signal == 0 && !s->restart_wanted) {
         pthread_cond_wait(&s->stop_cv, &s->stop_mu);
     }
+    restart = s->stop_signal == 0;
     pthread_mutex_unlock(&s->stop_mu);
+    return restart;
 }
 
 int
@@ -140,16 +157,22 @@ hs_server_run(struct hs_server *s)
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
     s->listen_fd = -1;
+    /* Before --chdir: a restart execs from where we started. */
+    s->restart = hs_restart_new(s);
+    if (s->restart == NULL) {
+        hs_log(HS_LOG_ERROR, "hotserve: error: out of memory");
+        return 1;
+    }
     hs_log_set_level(s->cfg.quiet ? HS_LOG_WARN : HS_LOG_INFO);
     if (s->cfg.chdir != NULL && chdir(s->cfg.chdir) < 0) {
         hs_log(HS_LOG_ERROR, "hotserve: error: cannot change directory to "
                "'%s': %s", s->cfg.chdir, strerror(errno));
-        return 1;
+        goto early;
     }
     if (getcwd(s->cwd, sizeof(s->cwd)) == NULL) {
         hs_log(HS_LOG_ERROR, "hotserve: error: getcwd: %s",
                strerror(errno));
-        return 1;
+        goto early;
     }
     for (i = 0; i < s->cfg.watch.len; i++) {
         /* Roots are absolute from here on: the reloader compares them
@@ -158,7 +181,7 @@ hs_server_run(struct hs_server *s)
         if (abs == NULL) {
             hs_log(HS_LOG_ERROR, "hotserve: error: cannot watch '%s': %s",
                    s->cfg.watch.items[i], strerror(errno));
-            return 1;
+            goto early;
         }
         free(s->cfg.watch.items[i]);
         s->cfg.watch.items[i] = abs;
@@ -166,7 +189,7 @@ hs_server_run(struct hs_server *s)
     s->listen_fd = hs_listen_open(&s->cfg.bind, err, sizeof(err));
     if (s->listen_fd < 0) {
         hs_log(HS_LOG_ERROR, "hotserve: error: %s", err);
-        return 1;
+        goto early;
     }
     hs_listen_name(s->listen_fd, s->host, sizeof(s->host), &s->port);
     if (s->cfg.reload && setup_watch(s) < 0) {
@@ -197,6 +220,13 @@ hs_server_run(struct hs_server *s)
     }
     bc.roots = roots;
     bc.nroots = nroots;
+    bc.restart_always = s->cfg.strategy == HS_STRATEGY_RESTART;
+    bc.restart_threshold = s->cfg.restart_threshold;
+    bc.restart_on = (const char *const *)s->cfg.restart_on.items;
+    bc.nrestart_on = s->cfg.restart_on.len;
+    bc.restart = restart_cb;
+    bc.restart_ctx = s;
+    bc.start_ns = hs_restart_start_ns(s->restart);
     s->bridge = hs_bridge_open(&bc);
     if (s->bridge == NULL) {
         goto out;
@@ -212,14 +242,23 @@ hs_server_run(struct hs_server *s)
                "thread");
         goto out;
     }
-    banner(s, hs_bridge_describe(s->bridge));
-    wait_for_stop(s);
+    if (hs_restart_is_restarted(s->restart)) {
+        hs_restart_resume(s);
+    } else {
+        banner(s, hs_bridge_describe(s->bridge));
+    }
+    while (wait_for_event(s)) {
+        /* Returns only when the process image was not replaced. */
+        hs_restart_run(s);
+    }
     if (!s->cfg.quiet) {
         hs_log(HS_LOG_INFO, "Shutting down (%s)...",
                s->stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     }
     status = 0;
 out:
+    /* Requests parked for a restart that will not happen run here. */
+    hs_restart_abort(s);
     fd = hs_http_stop(s, s->cfg.shutdown_timeout);
     if (fd == -ETIMEDOUT) {
         fflush(stdout);
@@ -233,6 +272,9 @@ out:
     }
     hs_loop_free(s->loop);
     s->loop = NULL;
+    /* Its threads ran Python: joined before Python is finalized. */
+    hs_restart_free(s->restart);
+    s->restart = NULL;
     hs_bridge_close(s->bridge);
     s->bridge = NULL;
     s->wsgi = NULL;
@@ -240,4 +282,8 @@ out:
     hs_pathfilter_free(s->filter);
     hs_changeset_free(s->changes);
     return status;
+early:
+    hs_restart_free(s->restart);
+    s->restart = NULL;
+    return 1;
 }

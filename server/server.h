@@ -5,7 +5,8 @@
  *   reload lock (bridge/reloader.c, rw)  ->  GIL
  *   the change-set mutex (reload/changeset.c) is a leaf: never held while
  *   calling Python or waiting for another lock;
- *   server->inflight_mu is a leaf too.
+ *   server->inflight_mu is a leaf too; server->stop_mu and the restart
+ *   mutex (server/restart_int.h) are never held together.
  */
 #ifndef HS_SERVER_H
 #define HS_SERVER_H
@@ -22,6 +23,7 @@ struct hs_changeset;
 struct hs_pathfilter;
 struct hs_watch;
 struct hs_loop;
+struct hs_restart;
 
 struct hs_server {
     struct hs_config cfg;
@@ -38,6 +40,7 @@ struct hs_server {
     struct hs_pathfilter *filter;
     struct hs_watch *watch;
     struct hs_loop *loop;
+    struct hs_restart *restart;     /* server/restart.c */
 
     /* Requests between their first handler call and NOTIFY_COMPLETED;
      * shutdown waits for it to reach 0. */
@@ -51,6 +54,7 @@ struct hs_server {
     pthread_cond_t stop_cv;
     int stop_signal;            /* the signal that asked us to stop */
     int interrupts;             /* SIGINTs seen */
+    int restart_wanted;         /* hs_restart_request: main must run it */
 };
 
 /* Run hotserve with a parsed config: everything from banner to clean

@@ -35,16 +35,23 @@ import textwrap
 from harness import PYTHON, scaled
 from reload_helpers import Project
 
-SETTINGS = '''
+SETTINGS = '''# settings-file-marker: never served
 import os
+import sys
 from pathlib import Path
+
+# PyYAML's C extension, which Django REST framework imports when it is
+# installed, leaks the code objects it creates at import (Cython) when the
+# interpreter exits: the ASan build of the suite would report it. DRF
+# works without it.
+sys.modules.setdefault('yaml', None)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SHARED = BASE_DIR.parent
 
 SECRET_KEY = 'test-only'
 DEBUG = os.environ.get('TEST_DJANGO_DEBUG', '1') == '1'
-ALLOWED_HOSTS = ['127.0.0.1', 'localhost']
+ALLOWED_HOSTS = ['127.0.0.1', 'localhost', 't']  # t: restart_helpers' Host
 
 INSTALLED_APPS = [
     'django.contrib.admin',
@@ -288,6 +295,10 @@ def translated(request):
 
 def boom(request):
     raise RuntimeError('boom from the view')
+
+
+def model_fields(request):
+    return HttpResponse(','.join(f.name for f in Item._meta.concrete_fields))
 '''
 
 APP_URLS = '''
@@ -305,6 +316,7 @@ urlpatterns = [
     path('make/', views.make_item),
     path('translated/', views.translated),
     path('boom/', views.boom),
+    path('fields/', views.model_fields),
 ]
 '''
 

@@ -117,6 +117,9 @@ test_defaults(void **state)
     assert_int_equal(cfg.poll, 0);
     assert_list(&cfg.watch, EMPTY_LIST);
     assert_list(&cfg.exclude, EMPTY_LIST);
+    assert_list(&cfg.restart_on, EMPTY_LIST);
+    assert_int_equal(cfg.restart_threshold, 50);
+    assert_int_equal(cfg.strategy, HS_STRATEGY_AUTO);
     hs_config_free(&cfg);
 }
 
@@ -1003,6 +1006,80 @@ test_free_null_and_twice(void **state)
 }
 
 static void
+test_restart_options(void **state)
+{
+    struct hs_config cfg = {0};
+
+    (void)state;
+    assert_int_equal(run(&cfg, ARGV("--restart-on", "*/settings.py",
+                                    "--restart-on", "a,b",
+                                    "--restart-threshold", "7",
+                                    "--strategy", "restart", "app")),
+                     HS_CONFIG_RUN);
+    /* On the command line a glob is one item, never split. */
+    assert_list(&cfg.restart_on, LIST("*/settings.py", "a,b"));
+    assert_int_equal(cfg.restart_threshold, 7);
+    assert_int_equal(cfg.strategy, HS_STRATEGY_RESTART);
+    hs_config_free(&cfg);
+    assert_int_equal(run(&cfg, ARGV("--strategy=auto",
+                                    "--restart-threshold=0", "app")),
+                     HS_CONFIG_RUN);
+    assert_int_equal(cfg.strategy, HS_STRATEGY_AUTO);
+    assert_int_equal(cfg.restart_threshold, 0);
+    hs_config_free(&cfg);
+}
+
+static void
+test_restart_options_env(void **state)
+{
+    struct hs_config cfg = {0};
+    const char *const *env = ENV("HOTSERVE_RESTART_ON",
+                                 " */settings.py, .env,,models/* ",
+                                 "HOTSERVE_RESTART_THRESHOLD", "200",
+                                 "HOTSERVE_STRATEGY", "restart");
+
+    (void)state;
+    assert_int_equal(run_env(&cfg, env, ARGV("app")), HS_CONFIG_RUN);
+    assert_list(&cfg.restart_on, LIST("*/settings.py", ".env", "models/*"));
+    assert_int_equal(cfg.restart_threshold, 200);
+    assert_int_equal(cfg.strategy, HS_STRATEGY_RESTART);
+    hs_config_free(&cfg);
+    /* The command line replaces the variable's list and value. */
+    assert_int_equal(run_env(&cfg, env, ARGV("--restart-on", "x.py",
+                                             "--strategy", "auto", "app")),
+                     HS_CONFIG_RUN);
+    assert_list(&cfg.restart_on, LIST("x.py"));
+    assert_int_equal(cfg.strategy, HS_STRATEGY_AUTO);
+    hs_config_free(&cfg);
+}
+
+static void
+test_restart_options_errors(void **state)
+{
+    (void)state;
+    assert_usage_error(no_env, ARGV("--strategy", "sometimes", "app"),
+                       "--strategy: invalid strategy 'sometimes' (expected "
+                       "auto or restart)");
+    assert_usage_error(ENV("HOTSERVE_STRATEGY", "RESTART"), ARGV("app"),
+                       "HOTSERVE_STRATEGY: invalid strategy 'RESTART' "
+                       "(expected auto or restart)");
+    assert_usage_error(no_env, ARGV("--restart-threshold", "-1", "app"),
+                       "--restart-threshold: invalid number '-1' (expected "
+                       "a whole number)");
+    assert_usage_error(no_env, ARGV("--restart-threshold", "1000001",
+                                    "app"),
+                       "--restart-threshold: value '1000001' out of range "
+                       "(0 to 1000000)");
+    assert_usage_error(no_env, ARGV("--restart-on", "", "app"),
+                       "--restart-on: empty value");
+    assert_usage_error(no_env, ARGV("--restart-on"),
+                       "option '--restart-on' requires an argument");
+    assert_usage_error(no_env, ARGV("--restart", "x", "app"),
+                       "ambiguous option '--restart' (could be "
+                       "--restart-on, --restart-threshold)");
+}
+
+static void
 test_usage_documents_every_option(void **state)
 {
     static const char *const words[] = {
@@ -1011,6 +1088,8 @@ test_usage_documents_every_option(void **state)
         "--max-connections", "--timeout", "--max-header-size",
         "--max-body-size", "--shutdown-timeout", "--no-access-log",
         "-q, --quiet", "--no-reload", "--poll", "--watch", "--exclude",
+        "--strategy auto|restart", "--restart-on GLOB",
+        "--restart-threshold N", "SIGHUP", "POST /__hotserve__/restart",
         "-h, --help", "-V, --version",
         "HOTSERVE_APP", "HOTSERVE_BIND", "HOTSERVE_CHDIR",
         "HOTSERVE_PYTHONPATH", "HOTSERVE_PYTHON]", "HOTSERVE_FACTORY",
@@ -1018,7 +1097,9 @@ test_usage_documents_every_option(void **state)
         "HOTSERVE_MAX_HEADER_SIZE", "HOTSERVE_MAX_BODY_SIZE",
         "HOTSERVE_SHUTDOWN_TIMEOUT", "HOTSERVE_NO_ACCESS_LOG",
         "HOTSERVE_QUIET", "HOTSERVE_NO_RELOAD", "HOTSERVE_POLL",
-        "HOTSERVE_WATCH", "HOTSERVE_EXCLUDE",
+        "HOTSERVE_WATCH", "HOTSERVE_EXCLUDE", "HOTSERVE_STRATEGY",
+        "HOTSERVE_RESTART_ON", "HOTSERVE_RESTART_THRESHOLD",
+        "[default: auto]", "[default: 50]",
         "[default: 127.0.0.1:8000]", "[default: 128]", "[default: 60]",
         "[default: 128k]", "[default: 1g]", "[default: 10]",
         "[default ATTR: application]",
@@ -1112,6 +1193,9 @@ main(int argc, char **argv)
         cmocka_unit_test(test_parse_after_foreign_getopt),
         cmocka_unit_test(test_error_releases_config),
         cmocka_unit_test(test_free_null_and_twice),
+        cmocka_unit_test(test_restart_options),
+        cmocka_unit_test(test_restart_options_env),
+        cmocka_unit_test(test_restart_options_errors),
         cmocka_unit_test(test_usage_documents_every_option),
         cmocka_unit_test(test_usage_fits_80_columns),
     };

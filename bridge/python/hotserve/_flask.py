@@ -33,8 +33,33 @@ def _clear(app):
         cache.clear()
 
 
+_jinja_patched = False
+
+
+def _track_jinja_files():
+    """Under --poll: track every template file Jinja reads, so templates
+    created after startup are seen once used."""
+    global _jinja_patched
+    if _jinja_patched:
+        return
+    import jinja2.loaders
+
+    original = jinja2.loaders.FileSystemLoader.get_source
+
+    def get_source(self, environment, template):
+        result = original(self, environment, template)
+        _watchfiles.track_file(result[1])
+        return result
+
+    get_source.__wrapped__ = original
+    jinja2.loaders.FileSystemLoader.get_source = get_source
+    _jinja_patched = True
+
+
 def app_loaded(app):
     _apps.add(app)
+    if _watchfiles.mode() == "poll":
+        _track_jinja_files()
     for folder in _template_folders(app):
         _watchfiles.watch_tree(folder, "**/*")
 

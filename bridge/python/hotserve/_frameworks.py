@@ -1,5 +1,7 @@
-"""Framework integrations: the three moments hotserve tells them about.
+"""Framework integrations: the moments hotserve tells them about.
 
+    before_import()           the app module is about to be imported (each
+                              load attempt; from C): install import hooks
     app_loaded(app)           the WSGI callable was (re)loaded (startup, or
                               the app module ran again): returns the app
                               to serve, maybe wrapped (called from C,
@@ -24,6 +26,7 @@ from hotserve import _log_exception
 
 _django = None      # the hotserve.django module once Django is seen
 _flask = None       # the hotserve._flask module once a Flask app is seen
+_installed = False  # before_import() ran
 
 
 class Refused(Exception):
@@ -50,6 +53,20 @@ def _flask_app(app):
         if isinstance(candidate, flask.Flask):
             return candidate
     return None
+
+
+def before_import():
+    """Called before the app module is imported (every load attempt):
+    hooks that must be in place before the app's code runs."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    try:
+        from hotserve import _django_patches
+        _django_patches.install()
+    except Exception:
+        _log_exception("hotserve's Django integration (before import)")
 
 
 def app_loaded(app):

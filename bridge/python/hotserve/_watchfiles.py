@@ -112,3 +112,15 @@ def watch_tree(directory, pattern="**/*"):
             except OSError:
                 pass        # vanished meanwhile, unreadable
     return count
+
+
+def track_file(path):
+    """Under --poll, make edits of one file seen (a template loaded for the
+    first time, perhaps created after startup). A no-op with inotify,
+    which reports every file of the watched trees."""
+    if mode() != "poll":
+        return
+    try:
+        _hotserve.watch(os.fspath(path))
+    except (OSError, ValueError, TypeError):
+        pass

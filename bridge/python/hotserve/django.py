@@ -54,7 +54,6 @@ import inspect
 import os
 import posixpath
 import sys
-import weakref
 from pathlib import Path
 
 import django
@@ -63,7 +62,7 @@ from django.conf import settings
 from django.core import checks
 
 from hotserve import _log, _log_exception, _INFO, _WARN, _ERROR
-from hotserve import _watchfiles
+from hotserve import _django_patches, _watchfiles
 from hotserve._frameworks import Refused
 
 try:
@@ -71,39 +70,18 @@ try:
 except ImportError:     # not running inside hotserve
     _hotserve = None
 
-__all__ = ["reset_url_resolvers", "reset_templates", "refresh_template_libraries"]
+__all__ = ["refresh_template_libraries", "reset_templates",
+           "reset_url_resolvers"]
 
-_started = False            # the startup work ran once in this process
-_check_failure = None       # the SystemCheckError text after a reload
+_started = False            # patches and watches are in place
+_announced = False          # runserver's startup lines were printed
+_check_failure = None       # CheckResult with errors after a reload
 _last_issues = None         # issues printed last time (to print news only)
-
-# Reload runs in progress: module name -> (namespace snapshot that
-# identifies the run, state dict). Cleared after each successful reload.
-_runs = {}
 
 
 def _env_flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes",
                                                         "on")
-
-
-def _reload_run(module):
-    """State of the reload of `module` in progress, or None when it is not
-    being re-executed right now. One state per run: a later run of the
-    same module (e.g. after a failed one) gets a fresh state."""
-    if _hotserve is None or not isinstance(module, str):
-        return None
-    try:
-        prev = _hotserve._previous(module)
-    except Exception:
-        return None
-    if prev is None:
-        return None
-    run = _runs.get(module)
-    if run is None or run[0] is not prev:
-        run = (prev, {"admin": False, "receivers": set()})
-        _runs[module] = run
-    return run[1]
 
 
 def _color_style():
@@ -117,8 +95,9 @@ def _color_style():
 
 # ---- system checks ---------------------------------------------------------
 
-def _where(obj):
-    """'app/admin.py:12' for a check message's object, or None."""
+def _source_of(obj):
+    """(absolute file, line) where a check message's object is defined
+    (a model, a ModelAdmin, a function), or None for Django's own."""
     target = obj
     if not (inspect.isclass(target) or inspect.isfunction(target)):
         target = type(obj) if obj is not None else None
@@ -130,28 +109,13 @@ def _where(obj):
         line = inspect.getsourcelines(target)[1]
     except (TypeError, OSError):
         return None
-    if not path:
-        return None
-    rel = os.path.relpath(path)
-    return "%s:%d" % (path if rel.startswith("..") else rel, line)
+    return (os.path.abspath(path), line) if path else None
 
 
-def _format_issue(e, style):
-    text = str(e)
-    where = _where(e.obj) if e.is_serious() else None
-    if where:
-        text = "%s\n\t(defined at %s)" % (text, where)
-    return style.ERROR(text) if e.is_serious() else style.WARNING(text)
+class CheckResult:
+    """One run of the system checks, with runserver's texts."""
 
-
-def _run_checks():
-    """(all issues, visible, text with header/body/footer like manage.py
-    check, error text or None). The texts have no colors."""
-    from django.core.management.color import no_style
-
-    issues = checks.run_checks(include_deployment_checks=False)
-    visible = [e for e in issues if not e.is_silenced()]
-    groups = [
+    GROUPS = [
         ("CRITICALS", lambda e: checks.CRITICAL <= e.level),
         ("ERRORS", lambda e: checks.ERROR <= e.level < checks.CRITICAL),
         ("WARNINGS", lambda e: checks.WARNING <= e.level < checks.ERROR),
@@ -159,63 +123,96 @@ def _run_checks():
         ("DEBUGS", lambda e: e.level < checks.INFO),
     ]
 
-    def render(style):
+    def __init__(self):
+        self.issues = checks.run_checks(include_deployment_checks=False)
+        self.visible = [e for e in self.issues if not e.is_silenced()]
+        self.errors = [e for e in self.visible if e.is_serious()]
+        self.key = sorted(str(e) for e in self.visible)
+
+    def _body(self, style):
         body = ""
-        for name, pick in groups:
-            chosen = [e for e in visible if pick(e)]
+        for name, pick in self.GROUPS:
+            chosen = [e for e in self.visible if pick(e)]
             if chosen:
-                body += "\n%s:\n%s\n" % (name, "\n".join(
-                    sorted(_format_issue(e, style) for e in chosen)))
-        n = len(visible)
-        footer = "System check identified %s (%d silenced)." % (
+                body += "\n%s:\n%s\n" % (name, "\n".join(sorted(
+                    style.ERROR(str(e)) if e.is_serious()
+                    else style.WARNING(str(e)) for e in chosen)))
+        return body
+
+    def footer(self):
+        n = len(self.visible)
+        return "System check identified %s (%d silenced)." % (
             "no issues" if n == 0 else "1 issue" if n == 1
-            else "%d issues" % n, len(issues) - n)
-        header = "System check identified some issues:\n" if n else ""
-        return header, body, ("\n" if n else "") + footer
+            else "%d issues" % n, len(self.issues) - n)
 
-    plain = render(no_style())
-    error = None
-    if any(e.is_serious() for e in visible):
-        error = "SystemCheckError: " + "".join(plain)
-    return issues, visible, render(_color_style()), error
+    def text(self):
+        """What manage.py check / runserver print (colored on a TTY)."""
+        if not self.visible:
+            return self.footer()
+        return ("System check identified some issues:\n"
+                + self._body(_color_style()) + "\n" + self.footer())
+
+    def error(self):
+        """A new SystemCheckError for the errors (None without errors),
+        its traceback pointing at where the first erring object is
+        defined, so the error page names that file and line."""
+        from django.core.management.base import SystemCheckError
+        from django.core.management.color import no_style
+
+        if not self.errors:
+            return None
+        # The summary line of the error page is the message's last line:
+        # the footer goes first.
+        exc = SystemCheckError(self.footer()[:-1] + ":\n"
+                               + self._body(no_style()).rstrip("\n"))
+        for e in sorted(self.errors, key=str):
+            where = _source_of(e.obj)
+            if where is not None:
+                return _located(exc, *where)
+        return exc
 
 
-def _check_error(text):
-    from django.core.management.base import SystemCheckError
-    return SystemCheckError(text)
+def _located(exc, filename, lineno):
+    """exc with a traceback of one frame at filename:lineno (the technique
+    Jinja uses for template errors)."""
+    # The statement spans more than any source line: no carets under the
+    # (unrelated) source line in the traceback.
+    try:
+        code = compile("\n" * (max(lineno, 1) - 1) + "raise (__exc__"
+                       + " " * 400 + ")", filename, "exec")
+        exec(code, {"__exc__": exc, "__name__": "__check__"})
+    except BaseException as raised:   # noqa: B902 -- it is exc
+        if raised is exc and raised.__traceback__ is not None:
+            return exc.with_traceback(raised.__traceback__.tb_next)
+    return exc
 
 
 def _startup_checks():
-    """Run the checks as runserver does at start. Raises Refused (carrying
-    a SystemCheckError) when there are errors."""
+    """The checks, as runserver runs them at start: warnings printed,
+    errors refuse the app (shown with its traceback and on the error
+    page)."""
     global _last_issues
     _log(_INFO, "Performing system checks...\n")
-    issues, visible, colored, error = _run_checks()
-    _last_issues = sorted(str(e) for e in visible)
-    if error is not None:
-        # The message is shown with the traceback hotserve prints for an
-        # app that cannot be served, and on the error page.
-        try:
-            raise _check_error(error.replace("SystemCheckError: ", "", 1))
-        except Exception as exc:
-            raise Refused() from exc
-    _log(_WARN if visible else _INFO, "".join(colored))
+    result = CheckResult()
+    _last_issues = result.key
+    exc = result.error()
+    if exc is not None:
+        raise Refused() from exc
+    _log(_WARN if result.visible else _INFO, result.text())
 
 
 def _checks_after_reload():
-    """Checks again after a reload: print what is new; errors turn every
-    response into the error page until a reload fixes them."""
+    """The checks again after a reload: what changed is printed; errors
+    turn every response into the error page until a reload fixes them."""
     global _check_failure, _last_issues
-    issues, visible, colored, error = _run_checks()
-    now = sorted(str(e) for e in visible)
-    if now != _last_issues:
-        if visible:
-            _log(_ERROR if error else _WARN, "".join(colored))
+    result = CheckResult()
+    if result.key != _last_issues:
+        if result.visible:
+            _log(_ERROR if result.errors else _WARN, result.text())
         elif _last_issues:
-            _log(_INFO, "System check identified no issues (%d silenced)."
-                 % len(issues))
-    _last_issues = now
-    _check_failure = error
+            _log(_INFO, result.footer())
+    _last_issues = result.key
+    _check_failure = result if result.errors else None
 
 
 def _migration_warning():
@@ -338,8 +335,9 @@ class DjangoApp:
         self.serves_static = self.handler is not application
 
     def __call__(self, environ, start_response):
-        if _check_failure is not None:
-            raise _check_error(_check_failure)
+        failure = _check_failure
+        if failure is not None:
+            raise failure.error()
         return self.handler(environ, start_response)
 
 
@@ -445,9 +443,12 @@ def _reset_translations():
 
 
 def _watch_template_and_locale_dirs():
+    import importlib
     from django.utils import translation
     from django.utils.autoreload import autoreload_started
-    import django.template  # noqa: F401  (connects the template receivers)
+
+    # Importing django.template connects its file_changed receivers.
+    importlib.import_module("django.template")
 
     if settings.USE_I18N:
         # The translation receivers are connected on first use of the
@@ -561,190 +562,40 @@ def reset_url_resolvers(admin_sites=None):
                                      p.urlconf_name))
 
 
-# ---- admin registrations ----------------------------------------------------
-
-# site -> {model: name of the module that registered it}
-_admin_owners = weakref.WeakKeyDictionary()
-_admin_dirty = set()    # sites whose registry changed since the last reload
-_admin_patched = False
-
-
-def _calling_module(skip=("django.contrib.admin", "hotserve")):
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if not name.startswith(skip):
-            return name
-        frame = frame.f_back
-    return None
-
-
-def _forget_admin(module):
-    """Unregister what module registered, on every site."""
-    for site, owners in list(_admin_owners.items()):
-        for model, owner in list(owners.items()):
-            if owner != module:
-                continue
-            del owners[model]
-            if model in site._registry:
-                del site._registry[model]
-                _admin_dirty.add(site)
-
-
-def _patch_admin():
-    global _admin_patched
-    if _admin_patched or not apps.is_installed("django.contrib.admin"):
-        return
-    from django.contrib.admin.sites import AdminSite
-    from django.db.models.base import ModelBase
-
-    original_register = AdminSite.register
-    original_unregister = AdminSite.unregister
-
-    def register(self, model_or_iterable, admin_class=None, **options):
-        owner = _calling_module()
-        run = _reload_run(owner)
-        if run is not None and not run["admin"]:
-            run["admin"] = True
-            _forget_admin(owner)
-        if isinstance(model_or_iterable, ModelBase):
-            models = [model_or_iterable]
-        else:
-            models = list(model_or_iterable)
-        result = original_register(self, models, admin_class, **options)
-        owners = _admin_owners.setdefault(self, {})
-        for model in models:
-            owners[model] = owner
-        _admin_dirty.add(self)
-        return result
-
-    def unregister(self, model_or_iterable):
-        if isinstance(model_or_iterable, ModelBase):
-            models = [model_or_iterable]
-        else:
-            models = list(model_or_iterable)
-        result = original_unregister(self, models)
-        owners = _admin_owners.get(self, {})
-        for model in models:
-            owners.pop(model, None)
-        _admin_dirty.add(self)
-        return result
-
-    register.__doc__ = original_register.__doc__
-    register.__wrapped__ = original_register
-    unregister.__doc__ = original_unregister.__doc__
-    unregister.__wrapped__ = original_unregister
-    AdminSite.register = register
-    AdminSite.unregister = unregister
-    _admin_patched = True
-
-
-def _admin_after_reload(modules):
-    owners = set()
-    for site_owners in _admin_owners.values():
-        owners.update(site_owners.values())
-    for module in modules:
-        run = _runs.get(module)
-        if module in owners and (run is None or not run[1]["admin"]):
-            # Ran again without registering anything: what it registered
-            # before is gone from the file.
-            _forget_admin(module)
-
-
-# ---- signal receivers --------------------------------------------------------
-
-_signals_patched = False
-
-
-def _receiver_key(obj):
-    func = getattr(obj, "__func__", obj)
-    module = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
-    if isinstance(module, str) and isinstance(qualname, str):
-        return module, qualname
-    return None
-
-
-def _patch_signals():
-    global _signals_patched
-    if _signals_patched:
-        return
-    from django.dispatch import Signal
-    from django.dispatch.dispatcher import _make_id
-
-    original_connect = Signal.connect
-
-    def connect(self, receiver, sender=None, weak=True, dispatch_uid=None):
-        key = _receiver_key(receiver)
-        run = _reload_run(key[0]) if key is not None else None
-        if run is None:
-            return original_connect(self, receiver, sender=sender, weak=weak,
-                                    dispatch_uid=dispatch_uid)
-        # The module defining receiver runs again: the receiver it
-        # connected in its previous run is replaced, not doubled.
-        sender_id = _make_id(sender)
-        fresh = run["receivers"]
-        with self.lock:
-            kept = []
-            for entry in self.receivers:
-                lookup_key, ref = entry[0], entry[1]
-                if lookup_key[1] == sender_id \
-                        and (id(self), lookup_key) not in fresh:
-                    if dispatch_uid and lookup_key[0] == dispatch_uid:
-                        continue
-                    obj = ref() if isinstance(ref, weakref.ReferenceType) \
-                        else ref
-                    if obj is not None and obj is not receiver \
-                            and _receiver_key(obj) == key:
-                        continue
-                kept.append(entry)
-            self.receivers = kept
-            self.sender_receivers_cache.clear()
-        result = original_connect(self, receiver, sender=sender, weak=weak,
-                                  dispatch_uid=dispatch_uid)
-        lookup = (dispatch_uid if dispatch_uid else _make_id(receiver),
-                  sender_id)
-        fresh.add((id(self), lookup))
-        return result
-
-    connect.__doc__ = original_connect.__doc__
-    connect.__wrapped__ = original_connect
-    Signal.connect = connect
-    _signals_patched = True
-
-
 # ---- the hooks hotserve._frameworks calls ------------------------------------
 
 def app_loaded(app):
-    """The Django app was (re)loaded: startup work the first time, checks
-    every time; returns the app to serve."""
-    global _started, _check_failure
-    first = not _started
-    _started = True
-    if first:
-        _patch_admin()
-        _patch_signals()
+    """The Django app was (re)loaded: the startup work once, and until the
+    app passed the system checks once the startup checks (runserver's
+    lines); later loads run the checks quietly. Returns the app to serve;
+    raises Refused with a SystemCheckError when the checks find errors."""
+    global _started, _announced, _check_failure
+    if not _started:
+        _started = True
+        _django_patches.install()   # a no-op when before_import did it
+        if _watchfiles.mode() == "poll":
+            _django_patches.patch_template_loading()
         try:
             _watch_template_and_locale_dirs()
         except Exception:
             _log_exception("watching Django's template and locale "
                            "directories")
+    announce = not _announced
+    if announce:
         _startup_checks()
         try:
             _migration_warning()
         except Exception:
             _log_exception("checking for unapplied migrations")
         _banner()
+        _announced = True
     else:
-        issues, visible, colored, error = _run_checks()
-        if error is not None:
-            try:
-                raise _check_error(error.replace("SystemCheckError: ", "", 1))
-            except Exception as exc:
-                raise Refused() from exc
+        exc = CheckResult().error()
+        if exc is not None:
+            raise Refused() from exc
     _check_failure = None
     wrapped = DjangoApp(app)
-    if first and wrapped.serves_static:
+    if announce and wrapped.serves_static:
         _log(_INFO, "Serving static files from %s (django.contrib.staticfiles"
              "%s)" % (settings.STATIC_URL,
                       "" if settings.DEBUG else ", --insecure"))
@@ -753,15 +604,10 @@ def app_loaded(app):
 
 def after_reload(modules):
     """Python modules ran again (names, dependencies first)."""
-    try:
-        _admin_after_reload(modules)
-        dirty = set(_admin_dirty)
-        _admin_dirty.clear()
-        reset_url_resolvers(dirty)
-        if any(".templatetags." in m or m.endswith(".templatetags")
-               for m in modules):
-            refresh_template_libraries(force=True)
-            reset_templates()
-    finally:
-        _runs.clear()
+    dirty = _django_patches.end_reload(modules)
+    reset_url_resolvers(dirty)
+    if any(".templatetags." in m or m.endswith(".templatetags")
+           for m in modules):
+        refresh_template_libraries(force=True)
+        reset_templates()
     _checks_after_reload()
