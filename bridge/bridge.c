@@ -152,19 +152,25 @@ load(struct hs_bridge *b, const struct hs_bridge_config *cfg)
             hs_reloader_set_startup_ns(b->reloader, b->startup_ns);
         }
     } else {
-        if (b->app.usage_error != NULL) {
+        if (b->app.usage_error != NULL && !cfg->restarted) {
             hs_log(HS_LOG_ERROR, "hotserve: error: %s", b->app.usage_error);
             return -1;
         }
+        /* After a restart the command line is known to be right: a
+         * module that went missing is an edit to fix, not a reason to
+         * exit. */
         show(b->app.error);
-        if (!cfg->reload) {
+        if (!cfg->reload && !cfg->restarted) {
             hs_log(HS_LOG_ERROR, "hotserve: error: the application '%s' "
                    "failed to import (traceback above)", cfg->app_spec);
             return -1;
         }
-        hs_log(HS_LOG_ERROR, "The application failed to import. Every "
-               "request gets the error page until the file is fixed; "
-               "hotserve retries on the next change.");
+        hs_log(HS_LOG_ERROR, "%s", cfg->reload
+               ? "The application failed to import. Every request gets "
+                 "the error page until the file is fixed; hotserve "
+                 "retries on the next change."
+               : "The application failed to import. Every request gets "
+                 "the error page until the next restart (kill -HUP).");
     }
     b->wsgi = hs_wsgi_new(&b->app, b->reloader);
     return b->wsgi == NULL ? -1 : 0;

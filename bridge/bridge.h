@@ -43,6 +43,10 @@ struct hs_bridge_config {
      * restart cost that in-process reloads are compared with is measured
      * from it to the app being loaded. 0: unknown. */
     uint64_t start_ns;
+    /* This image was started by a restart: an app that fails to load
+     * (even a missing module or attribute) is served as the error page,
+     * never a reason to exit. */
+    int restarted;
 };
 
 /* Start Python and load the app. When the app's own code fails to import

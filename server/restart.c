@@ -378,21 +378,27 @@ hand_over_and_exec(struct hs_restart *rs, const struct timespec *deadline,
     int warned = 0, hfd = -1, rc, err;
 
     for (;;) {
+        size_t back;
+
         rc = drain(rs, deadline, &warned);
         if (rc < 0) {
             return rc;
         }
-        if (hs_restart_steal_all(rs, dummy[0]) > 0 && !past(deadline)) {
-            settle(rs, deadline, 10);
-            continue;
-        }
+        back = hs_restart_steal_all(rs, dummy[0]);
         /* As late as possible: MHD may have read from a socket right
          * before it was taken. */
-        if (hs_restart_recheck(rs) > 0 && !past(deadline)) {
-            settle(rs, deadline, 10);
-            continue;
+        back += hs_restart_recheck(rs);
+        if (back == 0 || past(deadline)) {
+            break;
         }
-        break;
+        /* MHD had read part of a request on a connection given back: a
+         * thread of it may have gone to poll the dummy meanwhile. A byte
+         * wakes it (it then reads the real socket again; one that reads
+         * the byte holds a connection that is not its own any more). */
+        if (send(dummy[1], "x", 1, MSG_NOSIGNAL) < 0) {
+            hs_log(HS_LOG_DEBUG, "restart: wake: %s", strerror(errno));
+        }
+        settle(rs, deadline, 10);
     }
     rc = hs_restart_collect(rs, &reqs, &nreq, &conns, &nconn);
     if (rc < 0) {

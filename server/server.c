@@ -227,6 +227,7 @@ hs_server_run(struct hs_server *s)
     bc.restart = restart_cb;
     bc.restart_ctx = s;
     bc.start_ns = hs_restart_start_ns(s->restart);
+    bc.restarted = hs_restart_is_restarted(s->restart);
     s->bridge = hs_bridge_open(&bc);
     if (s->bridge == NULL) {
         goto out;

@@ -18,6 +18,7 @@ echo "== build + tests (-Werror)"
 run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build + tests (ASan + UBSan)"
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DHS_SANITIZE=ON
+
 # Timed libFuzzer runs of the pure parsers (clang; tests/fuzz/run.sh).
 # FUZZ_SECONDS per target (default 30, two targets at a time); 0 skips.
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then

@@ -42,7 +42,10 @@ else
   TARGETS=("${ALL[@]}")
 fi
 for t in "${TARGETS[@]}"; do
-  [ -n "${SOURCES[$t]+x}" ] || { echo "fuzz: unknown target '$t'" >&2; exit 2; }
+  if [ -z "${SOURCES[$t]+x}" ]; then
+    echo "fuzz: unknown target '$t'" >&2
+    exit 2
+  fi
 done
 
 mkdir -p "$OUT"

@@ -331,8 +331,8 @@ def shout(value):
     return str(value).upper() + '!'
 '''
 
-BASE_HTML = '''<html><body>[base v1]{% block content %}{% endblock %}</body></html>
-'''
+BASE_HTML = ('<html><body>[base v1]{% block content %}{% endblock %}'
+             '</body></html>\n')
 
 PAGE_HTML = '''{% extends "base.html" %}{% load shop_tags %}
 {% block content %}[page v1] {{ "hi"|shout }}{% endblock %}

@@ -73,10 +73,28 @@ def test_models_change_restarts_without_refusing(server_factory, tmp_path):
         time.sleep(0.2)
     assert_fresh_after(h, t_write, b'hello v1')
     srv.wait_for_log(r'^restarting: shop/models\.py changed', since=since)
-    # The new field has no migration yet: runserver's warning says so
-    # (makemigrations has not run, so no unapplied one), and the checks
-    # pass.
     srv.wait_for_log(r'System check identified no issues', since=since)
+
+    # makemigrations writes shop/migrations/0002_*.py: a restart again,
+    # and runserver's warning about it in the new process.
+    since = srv.mark()
+    dj.prepare(p, migrate=False)
+    assert body(srv, '/shop/hello/') == 'hello v1'
+    srv.wait_for_log(r'^restarting: shop/migrations/0002_\w+\.py changed',
+                     since=since)
+    srv.wait_for_log(r'^You have 1 unapplied migration\(s\)\. .* for '
+                     r'app\(s\): shop\.$', since=since)
+
+
+def test_apps_py_change_restarts(server_factory, tmp_path):
+    p = project(tmp_path)
+    srv = start(server_factory, p, APP)
+    assert body(srv, '/shop/hello/') == 'hello v1'
+    since = srv.mark()
+    dj.edit(p, 'shop/apps.py', "name = 'shop'",
+            "name = 'shop'\n    verbose_name = 'The shop'")
+    assert body(srv, '/shop/hello/') == 'hello v1'
+    srv.wait_for_log(r'^restarting: shop/apps\.py changed', since=since)
 
 
 def test_settings_syntax_error_then_fixed(server_factory, tmp_path):

@@ -8,8 +8,10 @@ addresses (eth0's, found in /proc/net/fib_trie) may connect to
 127.0.0.1, and the server then sees that address as REMOTE_ADDR. Without
 such an address the test is skipped.
 
-Static file traversal (issue 5, Django static files) is not built yet:
-its test is a skip with that reason.
+Static files (issue 5): Django's staticfiles served like runserver;
+test_static_file_traversal adds encodings, separators and target forms to
+test_django_reload.py's traversal list (skipped when the binary does not
+serve static files).
 """
 
 import os
@@ -19,7 +21,7 @@ import subprocess
 
 import pytest
 
-from harness import RawConn, find_binary, scaled
+from harness import RawConn, find_binary, raw_request, scaled
 
 
 def local_nonloopback_ipv4():
@@ -99,7 +101,7 @@ def test_default_bind_is_loopback_port_8000(server_factory):
     try:
         srv.start('wsgi_suite', bind=None)
     except AssertionError:
-        if 'Address already in use' in srv.stderr():
+        if 'address already in use' in srv.stderr().lower():
             pytest.skip('127.0.0.1:8000 was taken meanwhile')
         raise
     assert (srv.host, srv.port) == ('127.0.0.1', 8000), srv.describe()
@@ -172,6 +174,48 @@ def test_status_endpoint_answers_remote_clients_read_only(server_factory,
     srv.assert_healthy()
 
 
-def test_static_file_traversal():
-    pytest.skip('static files (issue 5) are not built yet: nothing serves '
-                'files from disk, so there is no traversal to test')
+# -- static files (Django's staticfiles, served like runserver) -------------
+
+@pytest.fixture(scope='module')
+def django_srv(module_server_factory, tmp_path_factory):
+    import django_helpers as dj
+    from reload_helpers import start
+    proj = dj.make_project(tmp_path_factory.mktemp('rel_django') / 'proj')
+    dj.prepare(proj, migrate=False)
+    srv = start(module_server_factory, proj, 'mysite.wsgi:application')
+    if srv.get('/static/shop/site.css').status != 200:
+        pytest.skip('this binary does not serve static files (issue 5)')
+    srv.proj = proj
+    return srv
+
+
+SECRET = b'settings-file-marker'      # in mysite/settings.py
+
+
+@pytest.mark.parametrize('target', [
+    # beyond test_django_reload.py's list: encodings, separators and
+    # request-target forms a server may normalize differently
+    '/static/%252e%252e/%252e%252e/mysite/settings.py',   # double-encoded
+    '/static/shop/.%2e/.%2e/.%2e/mysite/settings.py',
+    '/static/shop/%2E%2E/%2E%2E/%2E%2E/mysite/settings.py',
+    '/static/shop/..%5c..%5c..%5cmysite%5csettings.py',   # backslashes
+    '/static/%c0%ae%c0%ae/%c0%ae%c0%ae/mysite/settings.py',  # overlong UTF-8
+    '/static/shop/site.css%00/../../../mysite/settings.py',
+    '/static/%2Fetc%2Fpasswd',
+    '/static/shop/%2F..%2F..%2F..%2Fmysite%2Fsettings.py',
+    '/static/./../mysite/settings.py',
+    '/static/shop/....//....//mysite/settings.py',
+    'http://127.0.0.1/static/../../mysite/settings.py',   # absolute-form
+])
+def test_static_file_traversal(django_srv, target):
+    raw = raw_request(django_srv.port,
+                      ('GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: '
+                       'close\r\n\r\n' % target).encode(), timeout=10)
+    status = raw.split(b'\r\n', 1)[0].split()[1:2]
+    assert status and status[0] in (b'400', b'404'), (target, raw[:300])
+    assert SECRET not in raw and b'root:x:' not in raw, target
+
+
+def test_static_still_served_after_traversal_attempts(django_srv):
+    r = django_srv.get('/static/shop/site.css')
+    assert r.status == 200 and SECRET not in r.body

@@ -349,3 +349,46 @@ def test_status_reports_startup_cost(server_factory, tmp_path):
     srv = start(server_factory, p, 'app:application')
     st = json.loads(srv.get('/__hotserve__/status').body)
     assert st['startup_ms'] > 0
+
+
+@pytest.mark.parametrize('first', [b'GET / HT', b'GET / HTTP/1.1\r\nHo'])
+def test_request_arriving_in_pieces_across_restart(server_factory, tmp_path,
+                                                   first):
+    """A client that has sent part of its request (inside the request
+    line, or inside the headers) when the restart starts, and the rest a
+    moment later: it gets a complete answer, from the new process."""
+    from harness import RawConn
+    p = restart_project(tmp_path)
+    srv = start(server_factory, p, 'app:application')
+    before = one_request(srv.port)
+    with RawConn(srv.port, timeout=10) as c:
+        c.send(first)
+        time.sleep(0.2)
+        since = srv.mark()
+        os.kill(srv.pid, signal.SIGHUP)
+        srv.wait_for_log(r'^restarting: SIGHUP', since=since)
+        time.sleep(0.3)
+        c.send(b'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
+               [len(first):])
+        r = c.read_response()
+        assert r is not None and r.status == 200 and r.complete, r
+        assert b'boot=' + before.boot.encode() not in r.body, r.body
+    wait_ready(srv, since)
+    assert srv.pid == before.pid
+
+
+def test_no_reload_still_restarts_by_hand(server_factory, tmp_path):
+    """--no-reload: no automatic restarts (a --restart-on file changes
+    nothing), but SIGHUP restarts and serves the new code."""
+    p = restart_project(tmp_path)
+    srv = start(server_factory, p, 'app:application', '--no-reload',
+                *RESTART_ON)
+    first = one_request(srv.port)
+    since = srv.mark()
+    p.save('mysite/settings.py', settings_py('v2'))
+    assert one_request(srv.port).value == 'v1'
+    assert 'restarting' not in srv.stderr()[since:]
+    os.kill(srv.pid, signal.SIGHUP)
+    wait_ready(srv, since)
+    a = one_request(srv.port)
+    assert a.value == 'v2' and a.boot != first.boot and a.pid == first.pid

@@ -293,3 +293,29 @@ def test_startup_failure_of_restart_on_file(server_factory, tmp_path):
     assert a.value == 'v2', a
     p.save('mysite/settings.py', settings_py('v3'))
     assert one_request(srv.port).value == 'v3'
+
+
+def test_app_gone_after_restart_is_an_error_page(server_factory, tmp_path):
+    """A restarted process whose app attribute disappeared (renamed in the
+    edit that caused the restart) keeps running: the error page names the
+    problem until the file is fixed; it never exits."""
+    p = restart_project(tmp_path)
+    srv = start(server_factory, p, 'app:application', '--restart-on',
+                '*/settings.py')
+    first = boot_of(srv)
+    good = p.read('app.py')
+    os.kill(srv.pid, signal.SIGSTOP)
+    try:
+        p.save('app.py', good.replace('def application(', 'def app('))
+        p.save('mysite/settings.py', settings_py('v2'))
+    finally:
+        os.kill(srv.pid, signal.SIGCONT)
+    since = srv.mark()
+    r = srv.get('/')
+    assert r.status == 500, r
+    assert "has no attribute 'application'" in r.text(), r.text()[:2000]
+    assert srv.alive() and srv.pid == first.pid
+    p.save('app.py', good)
+    a = boot_of(srv)
+    assert a.value == 'v2' and a.pid == first.pid, a
+    assert srv.stderr()[since:].count('ready in') <= 1

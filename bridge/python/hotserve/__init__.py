@@ -146,6 +146,8 @@ def status():
 
         {"enabled": bool, "generation": int, "reloads": int,
          "failures": int, "modules": int, "watch_mode": "inotify"|"poll",
+         "startup_ms": float (what a restart costs: process start to app
+                              loaded; 0 when unknown),
          "last": None or {"modules": [{"name": str, "ms": float}],
                           "total_ms": float, "trigger": [paths],
                           "ok": bool, "error": None or str,

@@ -169,7 +169,7 @@ def _admin_after_reload(modules):
             _forget_admin(module)
 
 
-# ---- signal receivers --------------------------------------------------------
+# ---- signal receivers -------------------------------------------------------
 
 _signals_patched = False
 

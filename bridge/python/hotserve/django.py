@@ -562,7 +562,7 @@ def reset_url_resolvers(admin_sites=None):
                                      p.urlconf_name))
 
 
-# ---- the hooks hotserve._frameworks calls ------------------------------------
+# ---- the hooks hotserve._frameworks calls -----------------------------------
 
 def app_loaded(app):
     """The Django app was (re)loaded: the startup work once, and until the
