@@ -103,7 +103,7 @@ hs_reloader_policy_clear(struct hs_reloader *r)
     Py_CLEAR(r->restart_reason);
 }
 
-/* ---- globs --------------------------------------------------------------- */
+/* ---- globs -------------------------------------------------------------- */
 
 int
 hs_reloader_glob_match(const char *glob, const char *rel, const char *abs)
@@ -140,7 +140,7 @@ hs_reloader_glob_match(const char *glob, const char *rel, const char *abs)
     return fnmatch(glob, rel, 0) == 0;
 }
 
-/* ---- the framework's defaults --------------------------------------------- */
+/* ---- the framework's defaults ------------------------------------------- */
 
 /* hotserve._restart_defaults() -> None or (settings module name or None,
  * [globs]). Looked up once, after the app has loaded. */
@@ -198,7 +198,7 @@ done:
     Py_DECREF(res);
 }
 
-/* ---- before executing ------------------------------------------------------ */
+/* ---- before executing --------------------------------------------------- */
 
 static int
 match_globs(struct hs_reloader *r, const struct hs_changes *ch, char *why,
@@ -367,7 +367,7 @@ done:
     return yes;
 }
 
-/* ---- after a failed execution ---------------------------------------------- */
+/* ---- after a failed execution ------------------------------------------- */
 
 static int
 starts_with(const char *s, const char *prefix)
@@ -484,7 +484,7 @@ done:
     return yes;
 }
 
-/* ---- asking ---------------------------------------------------------------- */
+/* ---- asking ------------------------------------------------------------- */
 
 int
 hs_reloader_ask_restart(struct hs_reloader *r, const char *why)

@@ -3,10 +3,50 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "reload/log.h"
 #include "server/request.h"
+
+/* Written once by hs_accesslog_init before request threads start. */
+static int use_color;
+
+void
+hs_accesslog_init(void)
+{
+    const char *dc = getenv("DJANGO_COLORS");
+    const char *term = getenv("TERM");
+
+    use_color = isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL
+                && (dc == NULL || strcmp(dc, "nocolor") != 0)
+                && (term == NULL || strcmp(term, "dumb") != 0);
+}
+
+const char *
+hs_accesslog_color(int status)
+{
+    if (status >= 200 && status < 300) {
+        return "";
+    }
+    if (status >= 100 && status < 200) {
+        return "\033[1m";
+    }
+    if (status == 304) {
+        return "\033[36m";
+    }
+    if (status >= 300 && status < 400) {
+        return "\033[32m";
+    }
+    if (status == 404) {
+        return "\033[33m";
+    }
+    if (status >= 400 && status < 500) {
+        return "\033[31;1m";
+    }
+    return "\033[35;1m";
+}
 
 size_t
 hs_accesslog_format(const struct hs_request *r, int aborted,
@@ -54,5 +94,10 @@ hs_accesslog_write(const struct hs_request *r, int aborted)
     localtime_r(&t, &tm);
     strftime(stamp, sizeof(stamp), "%d/%b/%Y %H:%M:%S", &tm);
     hs_accesslog_format(r, aborted, ms, stamp, line, sizeof(line));
-    hs_log(HS_LOG_INFO, "%s", line);
+    if (use_color && hs_accesslog_color(r->status)[0] != '\0') {
+        hs_log(HS_LOG_INFO, "%s%s\033[0m", hs_accesslog_color(r->status),
+               line);
+    } else {
+        hs_log(HS_LOG_INFO, "%s", line);
+    }
 }

@@ -16,6 +16,17 @@ hs_accesslog_format(const struct hs_request *r, int aborted,
                     double elapsed_ms, const char *stamp, char *buf,
                     size_t len);
 
+/* Color lines by status like runserver (Django's DARK palette) when
+ * stderr is a terminal and neither NO_COLOR, DJANGO_COLORS=nocolor nor
+ * TERM=dumb says otherwise. Decided once at startup, before any request
+ * thread exists. Thread: main. */
+void
+hs_accesslog_init(void);
+
+/* The ANSI color that starts a line with this status ("" for none). */
+const char *
+hs_accesslog_color(int status);
+
 /* Write the line for r to the log. Thread: connection. */
 void
 hs_accesslog_write(const struct hs_request *r, int aborted);

@@ -115,7 +115,7 @@ hs_handoff_req_free(struct hs_handoff_req *q, int close_fd)
     free(q);
 }
 
-/* ---- writing ---------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------ */
 
 struct buf {
     char *p;
@@ -253,7 +253,7 @@ hs_handoff_write(struct hs_handoff_req *const *reqs, size_t nreq,
     return fd;
 }
 
-/* ---- reading ---------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------ */
 
 struct rd {
     const char *p;
@@ -480,7 +480,7 @@ out:
     return rc;
 }
 
-/* ---- answering ---------------------------------------------------------------- */
+/* ---- answering ---------------------------------------------------------- */
 
 static int
 send_all(int fd, const char *p, size_t n)

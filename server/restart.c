@@ -222,7 +222,7 @@ hs_restart_abort(struct hs_server *s)
     pthread_mutex_unlock(&rs->mu);
 }
 
-/* ---- the exec ---------------------------------------------------------------- */
+/* ---- the exec ----------------------------------------------------------- */
 
 static int
 is_ours(const char *var)

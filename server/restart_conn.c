@@ -237,7 +237,7 @@ hs_restart_conn_done(struct hs_server *s, struct MHD_Connection *c,
     pthread_mutex_unlock(&rs->mu);
 }
 
-/* ---- parking --------------------------------------------------------------- */
+/* ---- parking ------------------------------------------------------------ */
 
 static int
 is_restart_endpoint(const char *target)
@@ -346,7 +346,7 @@ hs_restart_barrier(struct hs_server *s, struct MHD_Connection *c,
     return 0;
 }
 
-/* ---- stealing ------------------------------------------------------------- */
+/* ---- stealing ----------------------------------------------------------- */
 
 static int
 steal(struct hs_conn *cn, int dummy)

@@ -21,6 +21,7 @@
 #include "reload/loop.h"
 #include "reload/pathfilter.h"
 #include "reload/watch.h"
+#include "server/accesslog.h"
 #include "server/http.h"
 #include "server/listen.h"
 #include "server/restart.h"
@@ -164,6 +165,7 @@ hs_server_run(struct hs_server *s)
         return 1;
     }
     hs_log_set_level(s->cfg.quiet ? HS_LOG_WARN : HS_LOG_INFO);
+    hs_accesslog_init();
     if (s->cfg.chdir != NULL && chdir(s->cfg.chdir) < 0) {
         hs_log(HS_LOG_ERROR, "hotserve: error: cannot change directory to "
                "'%s': %s", s->cfg.chdir, strerror(errno));

@@ -41,6 +41,12 @@ def application(environ, start_response):
     if path == '/env':
         body = '%s %s\\n' % (environ.get('REMOTE_ADDR'),
                              environ.get('HTTP_CONNECTION'))
+    elif path == '/len':
+        import hashlib
+        data = environ['wsgi.input'].read()
+        body = 'len=%d sha=%s boot=%s x=%s\\n' % (
+            len(data), hashlib.sha256(data).hexdigest(), BOOT,
+            environ.get('HTTP_X_TEST'))
     else:
         body = 'v=%s boot=%s pid=%d\\n' % (settings.VALUE, BOOT, os.getpid())
     data = body.encode()

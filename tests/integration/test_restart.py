@@ -392,3 +392,38 @@ def test_no_reload_still_restarts_by_hand(server_factory, tmp_path):
     wait_ready(srv, since)
     a = one_request(srv.port)
     assert a.value == 'v2' and a.boot != first.boot and a.pid == first.pid
+
+
+@pytest.mark.parametrize('size', [10, 3 * 1024 * 1024])
+def test_waiting_request_with_body_is_handed_over(server_factory, tmp_path,
+                                                  size):
+    """A POST that waits for the restart keeps its body (in memory, or
+    spooled to a temp file past 1 MiB), its headers and its client: the
+    new process answers it."""
+    import hashlib
+    from harness import http
+    p = restart_project(tmp_path)
+    srv = start(server_factory, p, 'app:application', *RESTART_ON)
+    first = one_request(srv.port)
+    data = os.urandom(size)
+    got = {}
+
+    def post():
+        got['r'] = http(srv.port, 'POST', '/len', body=data,
+                        headers={'X-Test': 'kept'}, timeout=30)
+
+    os.kill(srv.pid, signal.SIGSTOP)
+    try:
+        p.save('mysite/settings.py', settings_py('v2'))
+        t = threading.Thread(target=post)
+        t.start()
+        time.sleep(0.3)     # the request waits in the backlog
+    finally:
+        os.kill(srv.pid, signal.SIGCONT)
+    t.join(scaled(30))
+    r = got['r']
+    assert r.status == 200, r
+    text = r.text().split()
+    assert text[0] == 'len=%d' % size, text
+    assert text[1] == 'sha=' + hashlib.sha256(data).hexdigest()
+    assert text[2] != 'boot=' + first.boot and text[3] == 'x=kept', text
