@@ -150,6 +150,7 @@ load(struct hs_bridge *b, const struct hs_bridge_config *cfg)
         }
         if (b->reloader != NULL) {
             hs_reloader_set_startup_ns(b->reloader, b->startup_ns);
+            hs_reloader_app_loaded(b->reloader);
         }
     } else {
         if (b->app.usage_error != NULL && !cfg->restarted) {

@@ -101,6 +101,14 @@ int
 hs_reloader_set_restart(struct hs_reloader *r,
                         const struct hs_reloader_restart *cfg);
 
+/* The app has loaded (startup): look up the framework's restart rules
+ * now (hotserve._restart_defaults, which also makes the watcher track
+ * the files they name that are not modules, such as .env, for --poll).
+ * Later loads after a failed startup look them up at the next change.
+ * Thread: main. GIL: held. Locks: none (startup). */
+void
+hs_reloader_app_loaded(struct hs_reloader *r);
+
 /* What a restart costs here (process start to app loaded), compared with
  * the predicted cost of each reload plan. 0: unknown (no cost rule).
  * Thread: main. Locks: none (startup). */

@@ -145,6 +145,15 @@ hs_reloader_glob_match(const char *glob, const char *rel, const char *abs)
 /* hotserve._restart_defaults() -> None or (settings module name or None,
  * [globs]). Looked up once, after the app has loaded. */
 static void
+find_defaults(struct hs_reloader *r);
+
+void
+hs_reloader_app_loaded(struct hs_reloader *r)
+{
+    find_defaults(r);
+}
+
+static void
 find_defaults(struct hs_reloader *r)
 {
     PyObject *mod, *res = NULL, *globs;

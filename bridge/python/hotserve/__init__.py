@@ -256,6 +256,15 @@ def _restart_defaults():
         return None
     globs = ["models.py", "**/models/*", "apps.py", "**/migrations/*",
              ".env"]
+    # Modules are tracked by the import hook; .env is not a module. (Under
+    # --poll only tracked files are looked at: a .env created later, or a
+    # new migration, is seen at the next restart.)
+    watch = getattr(_hotserve, "watch", None)
+    if watch is not None and os.path.isfile(".env"):
+        try:
+            watch(os.path.abspath(".env"))
+        except OSError:
+            pass
     module = sys.modules.get(name) if isinstance(name, str) else None
     path = getattr(module, "__file__", None)
     if isinstance(path, str):
