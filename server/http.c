@@ -412,6 +412,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
         r->counted = 1;
         r->max_body = s->cfg.max_body_size;
         inflight_add(s, 1);
+        hs_restart_conn_headers(s, c);
         col.h = headers;
         col.cap = sizeof(headers) / sizeof(headers[0]);
         snprintf(r->method, sizeof(r->method), "%s", method);

@@ -115,4 +115,17 @@ hs_restart_barrier(struct hs_server *s, struct MHD_Connection *c,
                    const char *version, const struct hs_header *h,
                    size_t nh);
 
+/* The request line and headers on connection c are complete (the
+ * handler's first call). Thread: connection. Locks: restart mutex. */
+void
+hs_restart_conn_headers(struct hs_server *s, struct MHD_Connection *c);
+
+/* Close (shutdown) every connection whose next request's line and headers
+ * have not arrived within limit_ns of the connection becoming ready for
+ * it: slowloris clients that trickle a byte now and then defeat MHD's
+ * idle timeout, not this. Returns how many were closed.
+ * Thread: the deadline thread. Locks: restart mutex. */
+int
+hs_restart_reap_slow(struct hs_server *s, uint64_t limit_ns);
+
 #endif

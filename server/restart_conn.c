@@ -89,6 +89,7 @@ hs_restart_conn_notify(void *cls, struct MHD_Connection *c,
             return;     /* untracked: it is closed at a restart */
         }
         cn->saved = -1;
+        cn->head_since_ns = hs_restart_now_ns();
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         cn->fd = ci != NULL ? ci->connect_fd : -1;
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -215,6 +216,47 @@ keeps_alive(struct hs_server *s, struct MHD_Connection *c,
 }
 
 void
+hs_restart_conn_headers(struct hs_server *s, struct MHD_Connection *c)
+{
+    struct hs_restart *rs = s->restart;
+    struct hs_conn *cn = conn_of(c);
+
+    if (cn == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&rs->mu);
+    cn->head_done = 1;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+int
+hs_restart_reap_slow(struct hs_server *s, uint64_t limit_ns)
+{
+    struct hs_restart *rs = s->restart;
+    uint64_t now = hs_restart_now_ns();
+    struct hs_conn *cn;
+    int n = 0;
+
+    pthread_mutex_lock(&rs->mu);
+    for (cn = rs->conns; cn != NULL; cn = cn->next) {
+        if (cn->head_done || cn->probe || cn->fd < 0 || cn->saved >= 0
+            || (cn->state != HS_CONN_FRESH && cn->state != HS_CONN_BUSY
+                && cn->state != HS_CONN_IDLE)
+            || now - cn->head_since_ns < limit_ns) {
+            continue;
+        }
+        /* MHD closes its descriptor only after the CLOSED notification,
+         * which needs rs->mu: the number is still this socket. Its thread
+         * sees end of file and closes the connection. */
+        shutdown(cn->fd, SHUT_RDWR);
+        cn->head_done = 1;
+        n++;
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return n;
+}
+
+void
 hs_restart_conn_done(struct hs_server *s, struct MHD_Connection *c,
                      const struct hs_request *r, int ok)
 {
@@ -233,6 +275,8 @@ hs_restart_conn_done(struct hs_server *s, struct MHD_Connection *c,
     }
     cn->state = idle ? HS_CONN_IDLE : HS_CONN_CLOSING;
     cn->mark = mark;
+    cn->head_since_ns = hs_restart_now_ns();
+    cn->head_done = 0;
     pthread_cond_broadcast(&rs->cv);
     pthread_mutex_unlock(&rs->mu);
 }

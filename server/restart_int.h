@@ -35,6 +35,10 @@ struct hs_conn {
     int closed;             /* MHD closed its number while stolen */
     int probe;              /* the restart's own probe connection */
     uint64_t mark;          /* bytes MHD had read when it went idle */
+    uint64_t head_since_ns; /* when this connection became ready for a
+                               request line (accept, or the end of the
+                               previous request) */
+    int head_done;          /* that request's headers are complete */
     struct sockaddr_storage addr;
     socklen_t addrlen;
 };

@@ -22,6 +22,7 @@
 #include "reload/pathfilter.h"
 #include "reload/watch.h"
 #include "server/accesslog.h"
+#include "server/deadline.h"
 #include "server/http.h"
 #include "server/listen.h"
 #include "server/restart.h"
@@ -245,6 +246,11 @@ hs_server_run(struct hs_server *s)
                "thread");
         goto out;
     }
+    s->deadline = hs_deadline_start(s);
+    if (s->deadline == NULL && errno != 0) {
+        hs_log(HS_LOG_WARN, "warning: no request-head deadline: %s",
+               strerror(errno));
+    }
     if (hs_restart_is_restarted(s->restart)) {
         hs_restart_resume(s);
     } else {
@@ -260,6 +266,8 @@ hs_server_run(struct hs_server *s)
     }
     status = 0;
 out:
+    hs_deadline_stop(s->deadline);
+    s->deadline = NULL;
     /* Requests parked for a restart that will not happen run here. */
     hs_restart_abort(s);
     fd = hs_http_stop(s, s->cfg.shutdown_timeout);

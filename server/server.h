@@ -18,6 +18,7 @@
 
 struct MHD_Daemon;
 struct hs_bridge;
+struct hs_deadline;
 struct hs_wsgi;
 struct hs_changeset;
 struct hs_pathfilter;
@@ -41,6 +42,7 @@ struct hs_server {
     struct hs_watch *watch;
     struct hs_loop *loop;
     struct hs_restart *restart;     /* server/restart.c */
+    struct hs_deadline *deadline;   /* server/deadline.c */
 
     /* Requests between their first handler call and NOTIFY_COMPLETED;
      * shutdown waits for it to reach 0. */

@@ -250,6 +250,40 @@ def test_slowloris_header_one_byte_per_100ms(short):
             assert 400 <= r.status < 500, r
 
 
+def test_slowloris_closed_while_still_trickling(short):
+    """MHD's --timeout counts idle time only; a header that keeps
+    trickling must still be cut off: the request head has --timeout (2 s)
+    to arrive, measured from the accept. Trickle for up to 8 s and expect
+    the server to close the connection within 2 s plus one check tick and
+    slack, while bytes are still being sent."""
+    with RawConn(short.port, timeout=20) as c:
+        start = time.monotonic()
+        c.send(b'GET /hello HTTP/1.1\r\nHost: h\r\nX-Slow: ')
+        deadline = start + scaled(8)
+        closed_at = None
+        while time.monotonic() < deadline:
+            try:
+                c.sock.send(b'a')
+            except OSError:
+                closed_at = time.monotonic()
+                break
+            r, _, _ = select.select([c.sock], [], [], 0.1)
+            if r:
+                try:
+                    data = c.sock.recv(65536)
+                except OSError:
+                    data = b''
+                if not data:
+                    closed_at = time.monotonic()
+                    break
+                c.buf += data
+        assert closed_at is not None, 'still open after trickling %.1fs' % (
+            time.monotonic() - start)
+        assert closed_at - start <= scaled(2 + 1.5), closed_at - start
+        assert closed_at - start >= 1.9, 'closed before --timeout: %.2fs' \
+            % (closed_at - start)
+
+
 def test_64_slowloris_connections_do_not_starve_others(short):
     """Half the default --max-connections trickling headers at once."""
     raise_nofile(1024)
