@@ -30,11 +30,13 @@ would be read as option values: HOTSERVE_PYTHON is `--python`) unless a
 test passes it explicitly.
 """
 
+import errno
 import glob
 import http.client as httplib
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -684,3 +686,60 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---- many connections (bad-input and hostile-client tests) ----
+
+def open_many(port, n, payloads, deadline):
+    """Start n non-blocking connects to 127.0.0.1:port and send each
+    socket its payload (if any) once it is connected. Returns (all
+    sockets, the ones connected by the deadline); connects the kernel has
+    not completed by then stay pending."""
+    socks = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        err = s.connect_ex(('127.0.0.1', port))
+        assert err in (0, errno.EINPROGRESS), errno.errorcode.get(err, err)
+        socks.append(s)
+    pending = {s.fileno(): (s, payloads[i % len(payloads)])
+               for i, s in enumerate(socks)}
+    poller = select.poll()
+    for fd in pending:
+        poller.register(fd, select.POLLOUT)
+    connected = []
+    while pending and time.monotonic() < deadline:
+        for fd, _ in poller.poll(100):
+            s, payload = pending.pop(fd)
+            poller.unregister(fd)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                connected.append(s)
+                if payload:
+                    try:
+                        s.send(payload)
+                    except OSError:
+                        pass
+    return socks, connected
+
+
+def closed_by_server(socks):
+    """How many of the sockets the server has closed (EOF or reset)."""
+    poller = select.poll()
+    for s in socks:
+        poller.register(s.fileno(), select.POLLIN)
+    n = 0
+    for fd, ev in poller.poll(0):
+        if ev & (select.POLLHUP | select.POLLERR):
+            n += 1
+            continue
+        s = socket.socket(fileno=os.dup(fd))
+        try:
+            if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b'':
+                n += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            n += 1
+        finally:
+            s.close()
+    return n

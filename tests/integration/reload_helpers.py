@@ -267,3 +267,27 @@ class KeepAlive:
 
     def close(self):
         self.conn.close()
+
+
+# ---- the reclog-instrumented two-module project (errors and saves tests) --
+
+END = '\nreclog.ran(__name__)\n'
+
+
+def mod(text):
+    """A module that records each run of its body in reclog."""
+    return 'import reclog\n' + text.strip('\n') + '\n' + END
+
+
+def views(token):
+    return mod('def view():\n    return "%s"' % token)
+
+
+def two_module_project(tmp_path, token):
+    """urls.py imports views.view (returning token); app.py serves it."""
+    p = Project(tmp_path / 'proj')
+    p.write('reclog.py', RECLOG)
+    p.write('views.py', views(token))
+    p.write('urls.py', mod('from views import view\nROUTES = {"/": view}'))
+    p.write('app.py', wsgi_app('import urls', 'urls.ROUTES'))
+    return p

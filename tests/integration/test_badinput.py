@@ -2,18 +2,15 @@
 after every test in this module the process is alive and a normal request
 gets 200 (the autouse `still_serving` fixture)."""
 
-import errno
 import json
-import os
 import resource
-import select
 import socket
 import time
 
 import pytest
 
-from harness import RawConn, parse_responses, raw_request, scaled, \
-    wait_until
+from harness import RawConn, closed_by_server, open_many, parse_responses, \
+    raw_request, scaled, wait_until
 
 MAX_HEADER = 16384
 MAX_BODY = 4096
@@ -302,64 +299,6 @@ def raise_nofile(n):
     if want > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return want
-
-
-def open_many(port, n, payloads, deadline):
-    """Start n non-blocking connects and send each socket its payload once
-    it is connected. Returns (all sockets, the ones connected by the
-    deadline); connects the kernel has not completed by then stay
-    pending."""
-    socks = []
-    for i in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        err = s.connect_ex(('127.0.0.1', port))
-        assert err in (0, errno.EINPROGRESS), os_error(err)
-        socks.append(s)
-    pending = {s.fileno(): (s, payloads[i % len(payloads)])
-               for i, s in enumerate(socks)}
-    poller = select.poll()
-    for fd in pending:
-        poller.register(fd, select.POLLOUT)
-    connected = []
-    while pending and time.monotonic() < deadline:
-        for fd, _ in poller.poll(100):
-            s, payload = pending.pop(fd)
-            poller.unregister(fd)
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                connected.append(s)
-                try:
-                    s.send(payload)
-                except OSError:
-                    pass
-    return socks, connected
-
-
-def closed_by_server(socks):
-    """How many of the sockets the server has closed (EOF or reset)."""
-    poller = select.poll()
-    for s in socks:
-        poller.register(s.fileno(), select.POLLIN)
-    n = 0
-    for fd, ev in poller.poll(0):
-        if ev & (select.POLLHUP | select.POLLERR):
-            n += 1
-            continue
-        s = socket.socket(fileno=os.dup(fd))
-        try:
-            if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b'':
-                n += 1
-        except BlockingIOError:
-            pass
-        except OSError:
-            n += 1
-        finally:
-            s.close()
-    return n
-
-
-def os_error(err):
-    return '%s (%s)' % (errno.errorcode.get(err, err), err)
 
 
 def test_1000_half_open_connections(srv):

@@ -11,7 +11,6 @@ The limits are options with defaults documented in --help and the README
 against small limits (--timeout 1, 16 KiB headers, 4 KiB bodies).
 """
 
-import errno
 import os
 import re
 import resource
@@ -23,8 +22,8 @@ import time
 
 import pytest
 
-from harness import (RawConn, SOURCE_DIR, find_binary, parse_responses,
-                     scaled, wait_until)
+from harness import (RawConn, SOURCE_DIR, closed_by_server, find_binary,
+                     open_many, parse_responses, scaled, wait_until)
 
 DEFAULT_MAX_CONNECTIONS = 128
 DEFAULT_MAX_HEADER = 128 * 1024
@@ -125,58 +124,6 @@ def raise_nofile(n):
     if want > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return want
-
-
-def open_many(port, n, payloads, deadline):
-    """n non-blocking connects; each sends its payload once connected.
-    Returns (all sockets, connected ones)."""
-    socks = []
-    for i in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        err = s.connect_ex(('127.0.0.1', port))
-        assert err in (0, errno.EINPROGRESS), errno.errorcode.get(err, err)
-        socks.append(s)
-    pending = {s.fileno(): (s, payloads[i % len(payloads)])
-               for i, s in enumerate(socks)}
-    poller = select.poll()
-    for fd in pending:
-        poller.register(fd, select.POLLOUT)
-    connected = []
-    while pending and time.monotonic() < deadline:
-        for fd, _ in poller.poll(100):
-            s, payload = pending.pop(fd)
-            poller.unregister(fd)
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                connected.append(s)
-                if payload:
-                    try:
-                        s.send(payload)
-                    except OSError:
-                        pass
-    return socks, connected
-
-
-def closed_by_server(socks):
-    poller = select.poll()
-    for s in socks:
-        poller.register(s.fileno(), select.POLLIN)
-    n = 0
-    for fd, ev in poller.poll(0):
-        if ev & (select.POLLHUP | select.POLLERR):
-            n += 1
-            continue
-        s = socket.socket(fileno=os.dup(fd))
-        try:
-            if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b'':
-                n += 1
-        except BlockingIOError:
-            pass
-        except OSError:
-            n += 1
-        finally:
-            s.close()
-    return n
 
 
 def test_1000_concurrent_half_open_connections(srv):

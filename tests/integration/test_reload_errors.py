@@ -10,19 +10,9 @@ import re
 
 import pytest
 
-from reload_helpers import (MODES, RECLOG, Project, body, get, last_modules,
-                            reclog, start, status, wsgi_app)
-
-END = '\nreclog.ran(__name__)\n'
-
-
-def mod(text):
-    return 'import reclog\n' + text.strip('\n') + '\n' + END
-
-
-def views(token):
-    return mod('def view():\n    return "%s"' % token)
-
+import reload_helpers
+from reload_helpers import (MODES, RECLOG, body, get, last_modules, mod,
+                            Project, reclog, start, status, views, wsgi_app)
 
 @pytest.fixture(params=MODES)
 def mode(request):
@@ -30,12 +20,7 @@ def mode(request):
 
 
 def two_module_project(tmp_path):
-    p = Project(tmp_path / 'proj')
-    p.write('reclog.py', RECLOG)
-    p.write('views.py', views('v1'))
-    p.write('urls.py', mod('from views import view\nROUTES = {"/": view}'))
-    p.write('app.py', wsgi_app('import urls', 'urls.ROUTES'))
-    return p
+    return reload_helpers.two_module_project(tmp_path, 'v1')
 
 
 def assert_error_page(srv, path, *needles):

@@ -11,20 +11,10 @@ import subprocess
 
 import pytest
 
-from reload_helpers import (MODES, RECLOG, SAVE_STYLES, Project, body,
-                            precompile, reclog, reload_lines, start, status,
+import reload_helpers
+from reload_helpers import (MODES, SAVE_STYLES, body, mod, precompile, Project,
+                            reclog, reload_lines, start, status, views,
                             wsgi_app)
-
-END = '\nreclog.ran(__name__)\n'
-
-
-def mod(text):
-    return 'import reclog\n' + text.strip('\n') + '\n' + END
-
-
-def views(token):
-    return mod('def view():\n    return "%s"' % token)
-
 
 @pytest.fixture(params=MODES)
 def mode(request):
@@ -32,12 +22,7 @@ def mode(request):
 
 
 def two_module_project(tmp_path):
-    p = Project(tmp_path / 'proj')
-    p.write('reclog.py', RECLOG)
-    p.write('views.py', views('v0'))
-    p.write('urls.py', mod('from views import view\nROUTES = {"/": view}'))
-    p.write('app.py', wsgi_app('import urls', 'urls.ROUTES'))
-    return p
+    return reload_helpers.two_module_project(tmp_path, 'v0')
 
 
 @pytest.mark.parametrize('style', SAVE_STYLES)

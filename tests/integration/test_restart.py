@@ -11,14 +11,13 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 import time
 
 import pytest
 
 from harness import scaled, wait_until
-from restart_helpers import (READY_RE, Hammer, boots, fd_targets,
+from restart_helpers import (Hammer, boots, fd_targets,
                              one_request, restart_project, rss_kb,
                              settings_py, start, wait_ready)
 
