@@ -548,7 +548,25 @@ failed:
             }
         }
         if (nj > 0 || PyList_GET_SIZE(deleted) > 0 || app_reloaded) {
-            hs_reloader_call_package("hotserve", "_after_reload", "(O)", names);
+            /* The changed modules themselves, apart from their importers:
+             * integrations skip work that only they can make stale
+             * (Django's system checks). */
+            PyObject *changed_names = PyList_New(0);
+            for (i = 0; changed_names != NULL && i < b->nids; i++) {
+                PyObject *s = PyUnicode_FromString(
+                    hs_graph_name(r->graph, b->ids[i]));
+                if (s == NULL || PyList_Append(changed_names, s) < 0) {
+                    PyErr_Clear();
+                }
+                Py_XDECREF(s);
+            }
+            if (changed_names == NULL) {
+                PyErr_Clear();
+            }
+            hs_reloader_call_package("hotserve", "_after_reload", "(OO)",
+                                     names, changed_names ? changed_names
+                                                          : Py_None);
+            Py_XDECREF(changed_names);
         }
     }
 report:

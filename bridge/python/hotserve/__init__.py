@@ -172,8 +172,10 @@ def _clear_framework_caches():
             _log_exception("django.urls.clear_url_caches()")
 
 
-def _after_reload(modules):
-    """Called by the reloader after a successful reload."""
+def _after_reload(modules, changed=None):
+    """Called by the reloader after a successful reload: modules ran
+    again (dependencies first); changed are the modules whose files
+    changed (None: unknown)."""
     modules = list(modules)
     for key, ref in list(_caches.items()):
         obj = ref()
@@ -189,7 +191,7 @@ def _after_reload(modules):
             _log_exception("clearing cache %r" % (key,))
     _clear_framework_caches()
     from hotserve import _frameworks    # Django/Flask (the "django" helper)
-    _frameworks.after_reload(modules)
+    _frameworks.after_reload(modules, changed)
     for key, callback in list(_callbacks.items()):
         try:
             callback(list(modules))

@@ -69,6 +69,6 @@ def files_changed(paths, overflow=False):
         _clear(app)
 
 
-def after_reload(modules):
+def after_reload(modules, changed=None):
     for app in list(_apps):
         _clear(app)

@@ -102,12 +102,14 @@ def files_changed(paths, overflow=False):
                            % what)
 
 
-def after_reload(modules):
-    """Python modules ran again (names, dependencies first)."""
+def after_reload(modules, changed=None):
+    """Python modules ran again (names, dependencies first); changed: the
+    ones whose files changed (None: unknown, assume all)."""
     for mod, what in ((_django, "Django"), (_flask, "Flask")):
         if mod is None:
             continue
         try:
-            mod.after_reload(modules)
+            mod.after_reload(modules, modules if changed is None
+                             else changed)
         except Exception:
             _log_exception("hotserve's %s integration (after reload)" % what)
