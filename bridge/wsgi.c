@@ -57,7 +57,16 @@ struct resp_priv {
     HsStartResponse *sr;
     int64_t sent;
     int closed;
+    char *copy;            /* a small BUFFER body copied out of Python */
+    int released;          /* no Python reference left: free needs no GIL */
 };
+
+/* Bodies up to this size are copied out of their bytes object so the
+ * request can drop every Python reference (and call close()) while it
+ * still holds the GIL, instead of taking it again when the response is
+ * freed: one GIL hand-off less per request, which is what dominates
+ * under contention from many connection threads. */
+#define HS_COPY_BODY_MAX (64 * 1024)
 
 static PyTypeObject HsStartResponse_Type;
 
@@ -673,6 +682,29 @@ prepare_body(struct hs_wsgi_response *resp, struct resp_priv *p)
     return 0;
 }
 
+/* The whole body is known and small: copy it, call close() now (the
+ * application's part of the request is complete) and drop every Python
+ * reference, so hs_wsgi_response_free needs no GIL. */
+static void
+release_early(struct hs_wsgi_response *resp, struct resp_priv *p)
+{
+    if (resp->buf_len > 0) {
+        p->copy = malloc(resp->buf_len);
+        if (p->copy == NULL) {
+            return;     /* keep the zero-copy path */
+        }
+        memcpy(p->copy, resp->buf, resp->buf_len);
+        resp->buf = p->copy;
+    }
+    close_result(p);
+    Py_CLEAR(p->chunk);
+    Py_CLEAR(p->iter);
+    Py_CLEAR(p->keep);
+    Py_CLEAR(p->result);
+    Py_CLEAR(p->sr);
+    p->released = 1;
+}
+
 static PyObject *
 internal_app(struct hs_wsgi *w)
 {
@@ -773,6 +805,9 @@ done:
     }
     Py_XDECREF(env);
     Py_XDECREF(input);
+    if (resp->kind == HS_RESP_BUFFER && resp->buf_len <= HS_COPY_BODY_MAX) {
+        release_early(resp, p);
+    }
     hs_py_leave();
     if (w->reloader != NULL) {
         hs_reloader_gate_leave(w->reloader);
@@ -847,14 +882,17 @@ hs_wsgi_response_free(struct hs_wsgi_response *resp)
     struct resp_priv *p = resp->priv;
 
     if (p != NULL) {
-        hs_py_enter();
-        close_result(p);
-        Py_CLEAR(p->chunk);
-        Py_CLEAR(p->iter);
-        Py_CLEAR(p->keep);
-        Py_CLEAR(p->result);
-        Py_CLEAR(p->sr);
-        hs_py_leave();
+        if (!p->released) {
+            hs_py_enter();
+            close_result(p);
+            Py_CLEAR(p->chunk);
+            Py_CLEAR(p->iter);
+            Py_CLEAR(p->keep);
+            Py_CLEAR(p->result);
+            Py_CLEAR(p->sr);
+            hs_py_leave();
+        }
+        free(p->copy);
         free(p);
         resp->priv = NULL;
     }
