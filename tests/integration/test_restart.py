@@ -54,16 +54,26 @@ def test_sighup_restarts(server_factory, tmp_path):
     p = restart_project(tmp_path)
     srv = start(server_factory, p, 'app:application')
     first = one_request(srv.port)
+    generations = [first.boot]
     with Hammer(srv.port) as h:
         for i in range(3):
             since = srv.mark()
             os.kill(srv.pid, signal.SIGHUP)
             srv.wait_for_log(r'^restarting: SIGHUP received', since=since)
             wait_ready(srv, since)
+            # Each SIGHUP gave a new image (its own boot id): ask it, rather
+            # than hoping the hammer hit every short-lived generation.
+            generations.append(one_request(srv.port).boot)
         time.sleep(0.2)
     answers = h.assert_clean()
+    assert len(set(generations)) == 4 and None not in generations, \
+        generations
+    # Everything the client loop saw came from those images, in order.
     seen = boots(answers)
-    assert seen[0] == first.boot and len(seen) == 4, seen
+    assert seen[0] == first.boot, seen
+    assert all(b in generations for b in seen), (seen, generations)
+    assert [generations.index(b) for b in seen] == sorted(
+        generations.index(b) for b in seen), (seen, generations)
     assert {a.pid for a in answers} == {srv.pid}
 
 
